@@ -1,0 +1,45 @@
+/**
+ * Every failure cellwatch reports carries a stable code so operators, tests and the central side can
+ * match on it without parsing prose. The list is closed: add a code here and in docs/errors.md together.
+ */
+export const ERROR_CODES = {
+  INPUT_NOT_FOUND: 'the input file does not exist or cannot be read',
+  INPUT_FORMAT: 'the input file format is not recognised (use .csv, .jsonl, optionally .gz)',
+  INPUT_FIELD_COUNT: 'a CSV row has a different number of fields than the header',
+  INPUT_TIMESTAMP: 'a timestamp is missing or not ISO 8601',
+  INPUT_VALUE: 'a KPI value is not a number',
+  INPUT_JSON: 'a JSONL line is not a JSON object',
+  INPUT_COLUMNS: 'a required column (timestamp, entity or feature) is missing',
+  INPUT_EMPTY: 'the input holds no usable rows',
+  MODEL_READ: 'the model file cannot be read or is not an ONNX model',
+  MODEL_METADATA: 'the model lacks cellwatch metadata or it is invalid',
+  MODEL_IR_VERSION: 'the model IR version is not supported',
+  MODEL_OPSET: 'the model opset is not supported',
+  MODEL_INPUT_TYPE: 'the model input is not float32 [N, D]',
+  MODEL_INPUT_WIDTH: 'the model input width does not match its metadata or the pipeline features',
+  MODEL_OUTPUT: 'the model has no reconstruction output of the expected shape',
+  MODEL_RUNTIME: 'onnxruntime failed to load or run the model',
+  SCORE_NON_FINITE: 'a model input or output holds NaN or Infinity',
+  TRAIN_CONFIG: 'the training configuration is invalid',
+  TRAIN_DIVERGED: 'training produced a non-finite loss',
+  LABELS_MISMATCH: 'the labels do not match any scored row',
+  USAGE: 'the command line is invalid',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class CellwatchError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'CellwatchError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isCellwatchError(err: unknown, code?: ErrorCode): err is CellwatchError {
+  return err instanceof CellwatchError && (code === undefined || err.code === code);
+}

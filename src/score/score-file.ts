@@ -1,0 +1,131 @@
+import { createWriteStream } from 'node:fs';
+import { finished } from 'node:stream/promises';
+import { stringify } from 'csv-stringify';
+import { topContributions, formatContributions, type KpiContribution } from '../detect/explain.js';
+import { CellwatchError } from '../errors.js';
+import { Featurizer, type FeatureResult } from '../features/featurizer.js';
+import { openTable } from '../io/read-table.js';
+import type { KpiRow, RowIssue } from '../io/table.js';
+import { formatTimestamp } from '../io/timestamp.js';
+import { ModelSession } from '../model/session.js';
+
+export interface ScoreOptions {
+  model: string;
+  input: string;
+  output: string;
+  timestampColumn?: string;
+  entityColumns?: string[];
+  batchSize: number;
+  topKpis: number;
+  intraOpThreads: number;
+}
+
+export interface ScoreReport {
+  rowsRead: number;
+  rowsScored: number;
+  rowsFlagged: number;
+  skipped: Record<string, number>;
+  issues: RowIssue[];
+  issueCount: number;
+  threshold: number;
+  durationS: number;
+}
+
+interface Pending {
+  row: KpiRow;
+  result: Extract<FeatureResult, { status: 'ok' }>;
+}
+
+/**
+ * Score a KPI file row by row, streaming: rows are read, featurised and scored in batches and written
+ * out as they go, so memory stays flat whatever the file size (only per-series state is kept).
+ */
+export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
+  const started = performance.now();
+  const session = await ModelSession.fromFile(options.model, { intraOpThreads: options.intraOpThreads });
+  const contract = session.info.contract;
+  const table = await openTable(options.input, {
+    timestampColumn: options.timestampColumn,
+    entityColumns: options.entityColumns,
+    features: contract.layout.kpis,
+  });
+  const missingKeys = contract.normalization.entityColumns.filter((c) => !table.schema.entityColumns.includes(c));
+  if (missingKeys.length > 0) {
+    throw new CellwatchError('INPUT_COLUMNS', `input lacks the model's entity columns: ${missingKeys.join(', ')}`, {
+      missing: missingKeys,
+    });
+  }
+  const featurizer = new Featurizer(contract.layout, contract.normalization, table.schema.entityColumns);
+  const threshold = contract.scoring.threshold;
+  const jsonl = /\.jsonl$/.test(options.output);
+  const columns = [table.schema.timestampColumn, ...table.schema.entityColumns, 'score', 'threshold', 'flag'];
+  const out = jsonl ? undefined : stringify({ header: true, columns: [...columns, 'top_kpis', 'status'] });
+  const file = createWriteStream(options.output);
+  const done = finished(out ? out.pipe(file) : file);
+  const emit = async (record: Record<string, unknown>, top: KpiContribution[] | undefined, status: string) => {
+    const ok = out
+      ? out.write([...columns.map((c) => record[c] ?? ''), top ? formatContributions(top) : '', status])
+      : file.write(`${JSON.stringify({ ...record, top_kpis: top ?? [], status })}\n`);
+    if (!ok) await new Promise<void>((resolve) => (out ?? file).once('drain', () => resolve()));
+  };
+  const base = (row: KpiRow): Record<string, unknown> => {
+    const record: Record<string, unknown> = { [table.schema.timestampColumn]: formatTimestamp(row.timestampMs) };
+    table.schema.entityColumns.forEach((c, i) => (record[c] = row.entity[i]));
+    return record;
+  };
+
+  const report: ScoreReport = {
+    rowsRead: 0,
+    rowsScored: 0,
+    rowsFlagged: 0,
+    skipped: { incomplete: 0, warmup: 0, out_of_order: 0 },
+    issues: [],
+    issueCount: 0,
+    threshold,
+    durationS: 0,
+  };
+  let pending: Pending[] = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const batch = new Float32Array(pending.length * session.width);
+    pending.forEach((p, i) => batch.set(p.result.vector, i * session.width));
+    const { reconstruction, score } = await session.run(batch, pending.length);
+    for (let i = 0; i < pending.length; i++) {
+      const { row, result } = pending[i] as Pending;
+      const s = score[i] as number;
+      const flag = s > threshold ? 1 : 0;
+      report.rowsScored++;
+      report.rowsFlagged += flag;
+      const context = { observed: result.filled, stats: result.stats };
+      const { layout, scoring } = contract;
+      const top = topContributions(layout, scoring.weights, batch, reconstruction, i * session.width, context, options.topKpis);
+      await emit({ ...base(row), score: Number(s.toPrecision(6)), threshold: Number(threshold.toPrecision(6)), flag }, top, 'scored');
+    }
+    pending = [];
+  };
+
+  for await (const event of table.events) {
+    if (event.kind === 'issue') {
+      report.issueCount++;
+      if (report.issues.length < 20) report.issues.push(event.issue);
+      continue;
+    }
+    report.rowsRead++;
+    const result = featurizer.push(event.row);
+    if (result.status === 'ok') {
+      pending.push({ row: event.row, result });
+      if (pending.length >= options.batchSize) await flush();
+    } else {
+      // Keep file order: rows waiting for the model go out before a skipped row is written.
+      await flush();
+      report.skipped[result.status] = (report.skipped[result.status] ?? 0) + 1;
+      await emit(base(event.row), undefined, result.status);
+    }
+  }
+  await flush();
+  (out ?? file).end();
+  await done;
+  await session.close();
+  report.durationS = (performance.now() - started) / 1000;
+  return report;
+}

@@ -1,0 +1,137 @@
+import { CellwatchError } from '../errors.js';
+import { Featurizer } from '../features/featurizer.js';
+import { StatsAccumulator } from '../features/stats.js';
+import { openTable } from '../io/read-table.js';
+import { readRecords } from '../io/records.js';
+import { parseTimestampMs } from '../io/timestamp.js';
+import type { KpiRow, RowIssue, SchemaOptions, TableSchema } from '../io/table.js';
+import type { KpiStatsT, Layout, Normalization } from '../model/contract.js';
+
+export interface LoadedTable {
+  schema: TableSchema;
+  rows: KpiRow[];
+  issues: RowIssue[];
+  issueCount: number;
+}
+
+/** Keep the first issues for the report; count the rest. */
+const ISSUES_KEPT = 20;
+
+export async function loadTable(path: string, options: SchemaOptions): Promise<LoadedTable> {
+  const table = await openTable(path, options);
+  const rows: KpiRow[] = [];
+  const issues: RowIssue[] = [];
+  let issueCount = 0;
+  for await (const event of table.events) {
+    if (event.kind === 'row') rows.push(event.row);
+    else {
+      issueCount++;
+      if (issues.length < ISSUES_KEPT) issues.push(event.issue);
+    }
+  }
+  if (rows.length === 0) throw new CellwatchError('INPUT_EMPTY', `no usable rows in ${path}`, { path, issueCount });
+  return { schema: table.schema, rows, issues, issueCount };
+}
+
+/**
+ * The normalisation key columns: the table's entity columns up to and including the chosen one, so that
+ * `--entity sector` keys on site and sector (sector ids may repeat across sites) and `--entity site` on site.
+ */
+export function normalisationColumns(schema: TableSchema, entity: string | undefined): string[] {
+  if (entity === undefined) return schema.entityColumns;
+  const index = schema.entityColumns.indexOf(entity);
+  if (index < 0) {
+    throw new CellwatchError('INPUT_COLUMNS', `entity column "${entity}" is not among ${schema.entityColumns.join(', ')}`, {
+      entity,
+    });
+  }
+  return schema.entityColumns.slice(0, index + 1);
+}
+
+/** Per-entity and fleet-wide statistics of the raw readings; entities with too few readings use the fleet's. */
+export function computeNormalization(
+  rows: readonly KpiRow[],
+  schema: TableSchema,
+  keyColumns: string[],
+  minRowsPerEntity: number,
+): Normalization {
+  const width = schema.features.length;
+  const keyIndex = keyColumns.map((c) => schema.entityColumns.indexOf(c));
+  const fleet = new StatsAccumulator(width);
+  const perEntity = new Map<string, StatsAccumulator>();
+  for (const row of rows) {
+    fleet.add(row.values);
+    if (keyIndex.length === 0) continue;
+    const key = keyIndex.map((i) => row.entity[i] ?? '').join('/');
+    let acc = perEntity.get(key);
+    if (!acc) perEntity.set(key, (acc = new StatsAccumulator(width)));
+    acc.add(row.values);
+  }
+  const entities: Record<string, KpiStatsT> = {};
+  for (const [key, acc] of [...perEntity.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const stats = acc.result();
+    if (Math.min(...stats.count) >= minRowsPerEntity) entities[key] = rounded(stats);
+  }
+  return {
+    mode: keyIndex.length === 0 ? 'global' : 'per_entity',
+    entityColumns: keyColumns,
+    fallback: rounded(fleet.result()),
+    entities,
+  };
+}
+
+/** Six significant digits keep the metadata small without moving a z-score by more than 1e-5. */
+function rounded(stats: KpiStatsT): KpiStatsT {
+  const r = (v: number) => Number(v.toPrecision(7));
+  return { mean: stats.mean.map(r), std: stats.std.map(r), count: stats.count };
+}
+
+export interface FeatureMatrix {
+  matrix: Float32Array;
+  rows: number;
+  width: number;
+  skipped: { incomplete: number; warmup: number; out_of_order: number };
+}
+
+/** Order rows by series and time, as the featurizer expects, then turn them into model inputs. */
+export function buildMatrix(
+  rows: readonly KpiRow[],
+  schema: TableSchema,
+  layout: Layout,
+  normalization: Normalization,
+): FeatureMatrix {
+  const ordered = [...rows].sort((a, b) => {
+    const ka = a.entity.join('/');
+    const kb = b.entity.join('/');
+    return ka < kb ? -1 : ka > kb ? 1 : a.timestampMs - b.timestampMs;
+  });
+  const featurizer = new Featurizer(layout, normalization, schema.entityColumns);
+  const width = featurizer.width;
+  const matrix = new Float32Array(ordered.length * width);
+  const skipped = { incomplete: 0, warmup: 0, out_of_order: 0 };
+  let count = 0;
+  for (const row of ordered) {
+    const result = featurizer.push(row);
+    if (result.status === 'ok') matrix.set(result.vector, count++ * width);
+    else skipped[result.status]++;
+  }
+  return { matrix: matrix.subarray(0, count * width), rows: count, width, skipped };
+}
+
+/**
+ * Rows to leave out of training: those marked maintenance=1 in a labels-style file (timestamp, entity
+ * columns, maintenance). Planned works look like a dead cell; learning them as normal would hide one.
+ */
+export async function loadMaintenanceKeys(path: string, schema: TableSchema): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for await (const { line, fields } of readRecords(path)) {
+    if (fields.maintenance !== '1') continue;
+    const ts = parseTimestampMs(fields[schema.timestampColumn] ?? '', line);
+    keys.add(rowKey(ts, schema.entityColumns.map((c) => fields[c] ?? '')));
+  }
+  return keys;
+}
+
+export function rowKey(timestampMs: number, entity: readonly string[]): string {
+  return `${timestampMs}|${entity.join('/')}`;
+}

@@ -1,0 +1,161 @@
+import { CellwatchError } from '../errors.js';
+import type { SchemaOptions } from '../io/table.js';
+import { percentile, scoresFromErrors, scoreWeights } from '../model/calibrate.js';
+import { CONTRACT_VERSION, type Layout, type ModelContract } from '../model/contract.js';
+import { roundToFloat32, writeOnnxModel } from '../model/onnx-export.js';
+import { fitAutoencoder, squaredErrors, type EpochReport } from '../model/trainer.js';
+import { VERSION } from '../version.js';
+import { buildMatrix, computeNormalization, loadMaintenanceKeys, loadTable, normalisationColumns, rowKey } from './dataset.js';
+import { VARIANTS, type ModelShape, type VariantName } from './variants.js';
+
+export interface TrainOptions extends ModelShape {
+  input: string;
+  output: string;
+  /** Labels-style file whose maintenance=1 rows are left out of training. */
+  maintenanceFile: string | undefined;
+  schema: SchemaOptions;
+  /** Entity column whose values get their own normalisation; default the most specific present. */
+  entity: string | undefined;
+  normalize: 'per_entity' | 'global';
+  variant: VariantName;
+  learningRate: number;
+  batchSize: number;
+  maxEpochs: number;
+  patience: number;
+  validationFraction: number;
+  thresholdPercentile: number;
+  maxFillRows: number;
+  minRowsPerEntity: number;
+  utcOffsetMinutes: number;
+  seed: number;
+  modelId: string;
+  modelVersion: number;
+}
+
+export const TRAIN_DEFAULTS = {
+  normalize: 'per_entity',
+  variant: 'context',
+  learningRate: 0.001,
+  batchSize: 64,
+  maxEpochs: 50,
+  patience: 5,
+  validationFraction: 0.1,
+  thresholdPercentile: 95,
+  maxFillRows: 3,
+  minRowsPerEntity: 24,
+  utcOffsetMinutes: 0,
+  seed: 1,
+  modelVersion: 1,
+} as const;
+
+export interface TrainReport {
+  output: string;
+  modelBytes: number;
+  contract: ModelContract;
+  inputRows: number;
+  maintenanceRowsExcluded: number;
+  issueCount: number;
+  skipped: Record<string, number>;
+  entities: number;
+  durationS: number;
+  history: EpochReport[];
+}
+
+export function variantShape(name: VariantName): ModelShape {
+  const v = VARIANTS[name];
+  return { ...v, timeFeatures: [...v.timeFeatures], hidden: [...v.hidden] };
+}
+
+/** Train an autoencoder on a KPI file and write it as an ONNX model that carries its own contract. */
+export async function trainModel(options: TrainOptions, onEpoch?: (r: EpochReport) => void): Promise<TrainReport> {
+  const started = performance.now();
+  if (options.thresholdPercentile <= 0 || options.thresholdPercentile >= 100) {
+    throw new CellwatchError('TRAIN_CONFIG', 'threshold percentile must be between 0 and 100', {});
+  }
+  const table = await loadTable(options.input, options.schema);
+  let excludedRows = 0;
+  if (options.maintenanceFile) {
+    const keys = await loadMaintenanceKeys(options.maintenanceFile, table.schema);
+    const before = table.rows.length;
+    table.rows = table.rows.filter((row) => !keys.has(rowKey(row.timestampMs, row.entity)));
+    excludedRows = before - table.rows.length;
+  }
+  const keyColumns = options.normalize === 'global' ? [] : normalisationColumns(table.schema, options.entity);
+  const normalization = computeNormalization(table.rows, table.schema, keyColumns, options.minRowsPerEntity);
+  const layout: Layout = {
+    kpis: table.schema.features,
+    window: options.window,
+    frozenShare: options.frozenShare,
+    timeFeatures: options.timeFeatures,
+    utcOffsetMinutes: options.utcOffsetMinutes,
+    maxFillRows: options.maxFillRows,
+  };
+  const data = buildMatrix(table.rows, table.schema, layout, normalization);
+
+  const k = layout.kpis.length;
+  const lossWeights = new Float64Array(data.width);
+  for (let j = 0; j < layout.window * k; j++) lossWeights[j] = j < k ? 1 : options.lagLossWeight;
+  if (layout.frozenShare) lossWeights[layout.window * k] = 1;
+  const fit = fitAutoencoder(
+    data.matrix,
+    data.width,
+    {
+      hidden: options.hidden,
+      bottleneck: options.bottleneck,
+      learningRate: options.learningRate,
+      batchSize: options.batchSize,
+      maxEpochs: options.maxEpochs,
+      patience: options.patience,
+      validationFraction: options.validationFraction,
+      seed: options.seed,
+      lossWeights,
+    },
+    onEpoch,
+  );
+
+  // Calibrate on the held-out rows, with the float32 weights the ONNX file will hold.
+  const layers = roundToFloat32(fit.layers);
+  const validationErrors = squaredErrors(layers, data.matrix, data.width, fit.validationIndex);
+  const weights = scoreWeights(layout, validationErrors, options.scoreWeighting);
+  const threshold = percentile(scoresFromErrors(validationErrors, weights), options.thresholdPercentile);
+  const durationS = (performance.now() - started) / 1000;
+
+  const contract: ModelContract = {
+    contractVersion: CONTRACT_VERSION,
+    modelId: options.modelId,
+    modelVersion: options.modelVersion,
+    layout,
+    normalization,
+    scoring: { weights, threshold, thresholdPercentile: options.thresholdPercentile },
+    training: {
+      variant: options.variant,
+      rows: fit.trainRows,
+      validationRows: fit.validationIndex.length,
+      skippedRows: data.skipped.incomplete + data.skipped.warmup + data.skipped.out_of_order,
+      epochs: fit.epochs,
+      bestEpoch: fit.bestEpoch,
+      trainLoss: fit.trainLoss,
+      validationLoss: fit.validationLoss,
+      seed: options.seed,
+      durationS: Math.round(durationS * 10) / 10,
+      createdAt: new Date().toISOString(),
+      hidden: options.hidden,
+      bottleneck: options.bottleneck,
+      learningRate: options.learningRate,
+      batchSize: options.batchSize,
+    },
+  };
+  const modelBytes = await writeOnnxModel(options.output, layers, contract, VERSION);
+  return {
+    output: options.output,
+    modelBytes,
+    contract,
+    inputRows: table.rows.length + excludedRows,
+    maintenanceRowsExcluded: excludedRows,
+    issueCount: table.issueCount,
+    skipped: data.skipped,
+    entities: Object.keys(normalization.entities).length,
+    durationS,
+    history: fit.history,
+  };
+}

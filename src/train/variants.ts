@@ -1,0 +1,43 @@
+import type { TimeFeature } from '../features/time-features.js';
+import type { ScoreWeighting } from '../model/calibrate.js';
+
+/** The knobs that define a model; a variant is a named set of defaults for them. */
+export interface ModelShape {
+  window: number;
+  frozenShare: boolean;
+  timeFeatures: TimeFeature[];
+  hidden: number[];
+  bottleneck: number;
+  /** Loss weight of the lagged rows' KPIs relative to the current row's (calendar columns always weigh 0). */
+  lagLossWeight: number;
+  scoreWeighting: ScoreWeighting;
+}
+
+export const VARIANTS = {
+  /** The field study's method: one row at a time, plain mean squared error. The baseline to beat. */
+  field: {
+    window: 1,
+    frozenShare: false,
+    timeFeatures: [],
+    hidden: [16, 8],
+    bottleneck: 3,
+    lagLossWeight: 0,
+    scoreWeighting: 'uniform',
+  },
+  /**
+   * Time context: the current row with the rows before it and the hour and day of week, and each KPI's
+   * error scaled by its typical size. Still a dense autoencoder scored by reconstruction error.
+   */
+  context: {
+    window: 3,
+    frozenShare: true,
+    timeFeatures: ['hour_of_day', 'day_of_week'],
+    hidden: [32, 16],
+    bottleneck: 3,
+    lagLossWeight: 0.5,
+    scoreWeighting: 'inverse_error',
+  },
+} as const satisfies Record<string, ModelShape>;
+
+export type VariantName = keyof typeof VARIANTS;
+export const VARIANT_NAMES = Object.keys(VARIANTS) as VariantName[];
