@@ -3,11 +3,11 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-plugin-prettier/recommended';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'models/**', 'test/fixtures/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'models/**', 'test/fixtures/**', '.scratch/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'vitest.config.ts'] } },
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] } },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

@@ -7,7 +7,7 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (scores[a] as number) - (scores[b] as number));
   let positives = 0;
   let rankSumPositives = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i;
     while (j + 1 < n && scores[order[j + 1] as number] === scores[order[i] as number]) j++;
     const averageRank = (i + j) / 2 + 1;
@@ -44,7 +44,7 @@ export function precisionRecall(scores: ArrayLike<number>, labels: ArrayLike<num
   let tp = 0;
   let fp = 0;
   let previousRecall = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const threshold = scores[order[i] as number] as number;
     while (i < n && scores[order[i] as number] === threshold) {
       if (labels[order[i] as number] === 1) tp++;
@@ -57,7 +57,12 @@ export function precisionRecall(scores: ArrayLike<number>, labels: ArrayLike<num
     previousRecall = recall;
     const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
     if (f1 > result.bestF1) {
-      Object.assign(result, { bestF1: f1, bestF1Threshold: threshold, bestF1Precision: precision, bestF1Recall: recall });
+      Object.assign(result, {
+        bestF1: f1,
+        bestF1Threshold: threshold,
+        bestF1Precision: precision,
+        bestF1Recall: recall,
+      });
     }
   }
   return result;

@@ -75,7 +75,8 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
 
   const series: SectorSeries[] = profiles.map((profile, index) => {
     const classic = classicEpisodes(profile, rowsPerDay, options.days);
-    const episodes = classic.length > 0 ? classic : planEpisodes(rng, clock.rows, rowsPerHour, options.episodesPerSector);
+    const episodes =
+      classic.length > 0 ? classic : planEpisodes(rng, clock.rows, rowsPerHour, options.episodesPerSector);
     for (const e of episodes) episodesByKind[e.kind] = (episodesByKind[e.kind] ?? 0) + 1;
     const siteIndex = Math.floor(index / options.sectorsPerSite);
     const plan: SectorPlan = {
@@ -101,7 +102,10 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
     const dataPath = join(options.outDir, `${part.name}.csv`);
     const labelPath = join(options.outDir, `${part.name}_labels.csv`);
     const data = stringify({ header: true, columns: ['timestamp', 'site', 'sector', ...SIM_KPIS] });
-    const labels = stringify({ header: true, columns: ['timestamp', 'site', 'sector', 'label', 'kind', 'maintenance'] });
+    const labels = stringify({
+      header: true,
+      columns: ['timestamp', 'site', 'sector', 'label', 'kind', 'maintenance'],
+    });
     const dataDone = finished(data.pipe(createWriteStream(dataPath)));
     const labelsDone = finished(labels.pipe(createWriteStream(labelPath)));
     for (let t = part.from; t < part.to; t++) {

@@ -16,7 +16,7 @@ export const SIM_KPIS = [
   'cpu_load_pct',
 ] as const;
 const K = SIM_KPIS.length;
-const [RSRP, SINR, DL, UL, PRB, USERS, RRC, ERAB, HO, CPU] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
+const [SINR, DL, UL, PRB, USERS, RRC, ERAB, HO, CPU] = [1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
 
 /** Normal noise of the KPIs that drift, used to label a drift only once it stands out of the noise. */
 const DRIFT_NOISE: Record<string, { index: number; sign: number; full: number; noiseSd: number }> = {

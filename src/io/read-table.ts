@@ -6,7 +6,14 @@ import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse';
 import { CellwatchError } from '../errors.js';
 import { parseTimestampMs } from './timestamp.js';
-import { parseKpiCell, resolveSchema, type KpiRow, type RowIssue, type SchemaOptions, type TableSchema } from './table.js';
+import {
+  parseKpiCell,
+  resolveSchema,
+  type KpiRow,
+  type RowIssue,
+  type SchemaOptions,
+  type TableSchema,
+} from './table.js';
 
 export type TableEvent = { kind: 'row'; row: KpiRow } | { kind: 'issue'; issue: RowIssue };
 
@@ -66,10 +73,16 @@ async function openCsv(path: string, gzip: boolean, options: SchemaOptions): Pro
         yield { kind: 'issue', issue: { code: 'INPUT_FIELD_COUNT', line, message, rowDropped: true } };
         continue;
       }
-      yield* buildRow(line, record[tsIndex] ?? '', entityIndex.map((i) => record[i] ?? ''), (k) => {
-        const index = featureIndex[k] as number;
-        return { text: record[index] ?? '', column: header[index] ?? '' };
-      }, schema.features.length);
+      yield* buildRow(
+        line,
+        record[tsIndex] ?? '',
+        entityIndex.map((i) => record[i] ?? ''),
+        (k) => {
+          const index = featureIndex[k] as number;
+          return { text: record[index] ?? '', column: header[index] ?? '' };
+        },
+        schema.features.length,
+      );
     }
   }
   return { schema, events: events() };
@@ -92,14 +105,16 @@ async function openJsonl(path: string, gzip: boolean, options: SchemaOptions): P
   const schema = resolveSchema(Object.keys(firstObject), options);
 
   function* fromObject(line: number, object: Record<string, unknown>): Generator<TableEvent> {
-    yield* buildRow(line, String(object[schema.timestampColumn] ?? ''), schema.entityColumns.map((c) => {
-      const value = object[c];
-      return value === undefined || value === null ? '' : String(value as string | number);
-    }), (k) => {
-      const column = schema.features[k] as string;
-      const value = object[column];
-      return { text: value === undefined || value === null ? '' : String(value as string | number), column };
-    }, schema.features.length);
+    yield* buildRow(
+      line,
+      jsonText(object[schema.timestampColumn]),
+      schema.entityColumns.map((c) => jsonText(object[c])),
+      (k) => {
+        const column = schema.features[k] as string;
+        return { text: jsonText(object[column]), column };
+      },
+      schema.features.length,
+    );
   }
 
   async function* events(): AsyncGenerator<TableEvent> {
@@ -119,6 +134,14 @@ async function openJsonl(path: string, gzip: boolean, options: SchemaOptions): P
     }
   }
   return { schema, events: events() };
+}
+
+/** A JSON value as cell text: null and absent are empty (missing); objects keep their JSON so they fail parsing. */
+function jsonText(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
 }
 
 function parseJsonObject(text: string): Record<string, unknown> | undefined {

@@ -2,7 +2,7 @@ import { inputWidth, type Layout } from './contract.js';
 
 /** Linear-interpolated percentile (the usual "linear" definition), p in [0, 100]. */
 export function percentile(values: ArrayLike<number>, p: number): number {
-  const sorted = Float64Array.from(values as ArrayLike<number>).sort();
+  const sorted = Float64Array.from(values).sort();
   if (sorted.length === 0) return Number.NaN;
   const rank = (p / 100) * (sorted.length - 1);
   const lo = Math.floor(rank);

@@ -62,7 +62,8 @@ function checkConsistency(contract: ModelContract): void {
   }
   const allStats = [['fallback', contract.normalization.fallback], ...Object.entries(contract.normalization.entities)];
   for (const [name, stats] of allStats as [string, ModelContract['normalization']['fallback']][]) {
-    if (stats.mean.length !== kpis || stats.std.length !== kpis) problems.push(`stats of ${name} do not have ${kpis} KPIs`);
+    if (stats.mean.length !== kpis || stats.std.length !== kpis)
+      problems.push(`stats of ${name} do not have ${kpis} KPIs`);
     if (![...stats.mean, ...stats.std].every(Number.isFinite)) problems.push(`stats of ${name} are not finite`);
   }
   if (!contract.scoring.weights.every((w) => Number.isFinite(w) && w >= 0)) {

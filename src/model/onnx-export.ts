@@ -10,7 +10,7 @@ export const EXPORT_OPSET = 17;
 const ATTRIBUTE_INT = 2;
 
 function floatTensor(name: string, dims: number[], values: ArrayLike<number>) {
-  const data = Float32Array.from(values as ArrayLike<number>);
+  const data = Float32Array.from(values);
   return onnx.TensorProto.create({
     name,
     dims,

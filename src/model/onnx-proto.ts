@@ -8,7 +8,10 @@ export type ModelProto = InstanceType<typeof onnxProto.onnx.ModelProto>;
 export const ONNX_FLOAT = 1;
 
 /** protobufjs hands int64 fields back as Long objects or numbers depending on the value. */
-export function toNumber(value: number | { toNumber(): number } | null | undefined): number {
-  if (value === null || value === undefined) return 0;
-  return typeof value === 'number' ? value : value.toNumber();
+export function toNumber(value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'object' && value !== null && 'toNumber' in value && typeof value.toNumber === 'function') {
+    return Number((value as { toNumber(): number }).toNumber());
+  }
+  return 0;
 }

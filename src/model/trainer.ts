@@ -127,7 +127,8 @@ export function squaredErrors(
     }
     const acts = forwardBatch(layers, input, count);
     const out = acts[acts.length - 1] as Float64Array;
-    for (let i = 0; i < count * width; i++) errors[start * width + i] = ((out[i] as number) - (input[i] as number)) ** 2;
+    for (let i = 0; i < count * width; i++)
+      errors[start * width + i] = ((out[i] as number) - (input[i] as number)) ** 2;
   }
   return errors;
 }

@@ -98,8 +98,20 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
       report.rowsFlagged += flag;
       const context = { observed: result.filled, stats: result.stats };
       const { layout, scoring } = contract;
-      const top = topContributions(layout, scoring.weights, batch, reconstruction, i * session.width, context, options.topKpis);
-      await emit({ ...base(row), score: Number(s.toPrecision(6)), threshold: Number(threshold.toPrecision(6)), flag }, top, 'scored');
+      const top = topContributions(
+        layout,
+        scoring.weights,
+        batch,
+        reconstruction,
+        i * session.width,
+        context,
+        options.topKpis,
+      );
+      await emit(
+        { ...base(row), score: Number(s.toPrecision(6)), threshold: Number(threshold.toPrecision(6)), flag },
+        top,
+        'scored',
+      );
     }
     pending = [];
   };

@@ -41,9 +41,13 @@ export function normalisationColumns(schema: TableSchema, entity: string | undef
   if (entity === undefined) return schema.entityColumns;
   const index = schema.entityColumns.indexOf(entity);
   if (index < 0) {
-    throw new CellwatchError('INPUT_COLUMNS', `entity column "${entity}" is not among ${schema.entityColumns.join(', ')}`, {
-      entity,
-    });
+    throw new CellwatchError(
+      'INPUT_COLUMNS',
+      `entity column "${entity}" is not among ${schema.entityColumns.join(', ')}`,
+      {
+        entity,
+      },
+    );
   }
   return schema.entityColumns.slice(0, index + 1);
 }
@@ -127,7 +131,12 @@ export async function loadMaintenanceKeys(path: string, schema: TableSchema): Pr
   for await (const { line, fields } of readRecords(path)) {
     if (fields.maintenance !== '1') continue;
     const ts = parseTimestampMs(fields[schema.timestampColumn] ?? '', line);
-    keys.add(rowKey(ts, schema.entityColumns.map((c) => fields[c] ?? '')));
+    keys.add(
+      rowKey(
+        ts,
+        schema.entityColumns.map((c) => fields[c] ?? ''),
+      ),
+    );
   }
   return keys;
 }

@@ -5,7 +5,14 @@ import { CONTRACT_VERSION, type Layout, type ModelContract } from '../model/cont
 import { roundToFloat32, writeOnnxModel } from '../model/onnx-export.js';
 import { fitAutoencoder, squaredErrors, type EpochReport } from '../model/trainer.js';
 import { VERSION } from '../version.js';
-import { buildMatrix, computeNormalization, loadMaintenanceKeys, loadTable, normalisationColumns, rowKey } from './dataset.js';
+import {
+  buildMatrix,
+  computeNormalization,
+  loadMaintenanceKeys,
+  loadTable,
+  normalisationColumns,
+  rowKey,
+} from './dataset.js';
 import { VARIANTS, type ModelShape, type VariantName } from './variants.js';
 
 export interface TrainOptions extends ModelShape {

@@ -1,0 +1,81 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { evaluate, type EvalReport } from '../eval/evaluate.js';
+import { writePlots } from '../eval/plots.js';
+import { fixed, percent, table } from './output.js';
+import { integer, list } from './parse.js';
+
+interface EvalFlags {
+  scores: string;
+  labels: string;
+  plots?: string;
+  plotEntities: number;
+  report?: string;
+  timestampColumn: string;
+  entityColumns?: string[];
+  top: number;
+  json?: boolean;
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('measure scores against labels: ROC-AUC, PR-AUC, best F1, recall per kind, top rows, plots')
+    .requiredOption('--scores <file>', 'output of cellwatch score')
+    .requiredOption('--labels <file>', 'timestamp, entity columns, label (0/1), optional kind and maintenance')
+    .option('--plots <dir>', 'write SVG plots to this folder')
+    .option('--plot-entities <n>', 'entities drawn over time', integer(1, 100), 6)
+    .option('--report <file>', 'also write the report as JSON')
+    .option('--timestamp-column <name>', 'timestamp column', 'timestamp')
+    .option('--entity-columns <list>', 'columns that match scores to labels (default: known entity names)', list)
+    .option('--top <n>', 'highest-error rows listed', integer(1, 1000), 10)
+    .option('--json', 'print the report as JSON')
+    .action(async (flags: EvalFlags) => {
+      const { report, rows } = await evaluate({
+        scores: flags.scores,
+        labels: flags.labels,
+        timestampColumn: flags.timestampColumn,
+        entityColumns: flags.entityColumns,
+        topRows: flags.top,
+      });
+      const plots = flags.plots
+        ? await writePlots(rows, { dir: flags.plots, threshold: report.threshold, entities: flags.plotEntities })
+        : [];
+      if (flags.report) await writeFile(flags.report, `${JSON.stringify(report, null, 2)}\n`);
+      if (flags.json) console.log(JSON.stringify({ ...report, plots }));
+      else printEvalReport(report, plots);
+    });
+}
+
+function printEvalReport(report: EvalReport, plots: string[]): void {
+  console.log('evaluation (no point-adjust)');
+  console.log(
+    table([
+      ['rows evaluated', `${report.rowsEvaluated} (${report.anomalousRows} anomalous)`],
+      ['ROC-AUC', fixed(report.rocAuc)],
+      ['PR-AUC', fixed(report.prAuc)],
+      [
+        'best F1',
+        `${fixed(report.bestF1)} (precision ${fixed(report.bestF1Precision)}, recall ${fixed(report.bestF1Recall)} at score > ${fixed(report.bestF1Threshold, 4)})`,
+      ],
+      [
+        'at model threshold',
+        `${fixed(report.threshold, 4)}: precision ${fixed(report.atThreshold.precision)}, recall ${fixed(report.atThreshold.recall)}, F1 ${fixed(report.atThreshold.f1)}`,
+      ],
+      ['flag rate, normal rows', percent(report.flagRateNormal)],
+      ['flag rate, maintenance', report.flagRateMaintenance === null ? 'n/a' : percent(report.flagRateMaintenance)],
+      ['labelled rows not scored', report.unscoredLabelledRows],
+      ['scored rows without label', report.unlabelledScoredRows],
+    ]),
+  );
+  console.log('recall per anomaly kind at the model threshold');
+  console.log(
+    table(Object.entries(report.recallByKind).map(([k, v]) => [k, `${percent(v.recall)} of ${v.rows} rows`])),
+  );
+  console.log(`top ${report.top.length} rows by score`);
+  for (const row of report.top) {
+    const truth = row.label === 1 ? `anomaly ${row.kind}` : row.kind || 'normal';
+    console.log(`  ${row.timestamp} ${row.entity} score ${fixed(row.score, 2)} [${truth}] ${row.topKpis}`);
+  }
+  if (plots.length > 0) console.log(`plots: ${plots.join(', ')}`);
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import { registerEval } from './eval.js';
+import { registerGenerate } from './generate.js';
+import { describeError, EXIT, exitCodeFor } from './output.js';
+import { registerScore } from './score.js';
+import { registerTrain } from './train.js';
+
+const program = new Command()
+  .name('cellwatch')
+  .description('edge anomaly detection for cell sites: KPIs in, ONNX autoencoder scores, incidents out')
+  .version(VERSION)
+  .showHelpAfterError()
+  .exitOverride();
+
+registerGenerate(program);
+registerTrain(program);
+registerScore(program);
+registerEval(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version requests end here too; commander has already printed what was asked for.
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    console.error(describeError(err));
+    process.exitCode = exitCodeFor(err);
+  }
+}

@@ -1,0 +1,35 @@
+import { CellwatchError } from '../errors.js';
+
+/** Exit codes: one per class of failure, so scripts and systemd can tell them apart. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, input: 3, model: 4 } as const;
+
+export function exitCodeFor(err: unknown): number {
+  if (!(err instanceof CellwatchError)) return EXIT.failure;
+  if (err.code === 'USAGE' || err.code === 'TRAIN_CONFIG') return EXIT.usage;
+  if (err.code.startsWith('INPUT_') || err.code === 'LABELS_MISMATCH') return EXIT.input;
+  if (err.code.startsWith('MODEL_') || err.code === 'SCORE_NON_FINITE') return EXIT.model;
+  return EXIT.failure;
+}
+
+/** One line for a person, with the code first so it can be searched for in docs/errors.md. */
+export function describeError(err: unknown): string {
+  if (err instanceof CellwatchError) {
+    const details = Object.keys(err.details).length > 0 ? ` ${JSON.stringify(err.details)}` : '';
+    return `error ${err.code}: ${err.message}${details}`;
+  }
+  return `error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+}
+
+export function fixed(value: number, digits = 3): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
+}
+
+export function percent(value: number, digits = 1): string {
+  return Number.isFinite(value) ? `${(value * 100).toFixed(digits)} %` : 'n/a';
+}
+
+/** Print a list of [label, value] pairs as aligned lines. */
+export function table(rows: [string, string | number][]): string {
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join('\n');
+}

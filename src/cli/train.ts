@@ -1,0 +1,194 @@
+import { Option, type Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { TIME_FEATURES } from '../features/time-features.js';
+import { inputColumns } from '../model/contract.js';
+import type { EpochReport } from '../model/trainer.js';
+import { TRAIN_DEFAULTS, trainModel, variantShape, type TrainReport } from '../train/train.js';
+import { VARIANT_NAMES, type VariantName } from '../train/variants.js';
+import { fixed, table } from './output.js';
+import { integer, integerList, list, oneOf, real } from './parse.js';
+
+interface TrainFlags {
+  input: string;
+  output: string;
+  entity?: string;
+  features?: string[];
+  timestampColumn?: string;
+  entityColumns?: string[];
+  maintenance?: string;
+  variant: VariantName;
+  normalize: 'per_entity' | 'global';
+  window?: number;
+  timeFeatures?: string[];
+  hidden?: number[];
+  bottleneck?: number;
+  epochs: number;
+  patience: number;
+  batchSize: number;
+  learningRate: number;
+  validationFraction: number;
+  thresholdPercentile: number;
+  maxFillRows: number;
+  utcOffsetMinutes: number;
+  seed: number;
+  modelId?: string;
+  modelVersion: number;
+  json?: boolean;
+}
+
+export function registerTrain(program: Command): void {
+  const d = TRAIN_DEFAULTS;
+  program
+    .command('train')
+    .description('train an autoencoder on a KPI file and write it as an ONNX model')
+    .requiredOption('--input <file>', 'KPI rows: .csv or .jsonl, optionally .gz')
+    .requiredOption('--output <model>', 'ONNX file to write')
+    .option('--entity <column>', 'entity column normalised on its own (default: the most specific present)')
+    .option('--features <list>', 'KPI columns, in model order (default: the default KPI set, else all)', list)
+    .option('--timestamp-column <name>', 'timestamp column', 'timestamp')
+    .option('--entity-columns <list>', 'entity columns (default: site, sector, cell, host… as present)', list)
+    .option('--maintenance <file>', 'labels file; rows with maintenance=1 are left out of training')
+    .addOption(new Option('--variant <name>', 'model variant').choices(VARIANT_NAMES).default(d.variant))
+    .addOption(
+      new Option('--normalize <mode>', 'z-score per entity or globally')
+        .choices(['per_entity', 'global'])
+        .default(d.normalize),
+    )
+    .option('--window <rows>', 'rows per input: current row and the ones before it', integer(1, 64))
+    .option('--time-features <list>', `calendar features: ${TIME_FEATURES.join(', ')} or none`, list)
+    .option('--hidden <sizes>', 'hidden layer sizes of the encoder, e.g. 32,16', integerList)
+    .option('--bottleneck <units>', 'bottleneck units', integer(1, 1024))
+    .option('--epochs <n>', 'maximum epochs', integer(1, 10_000), d.maxEpochs)
+    .option('--patience <n>', 'epochs without validation improvement before stopping', integer(1, 1000), d.patience)
+    .option('--batch-size <n>', 'mini-batch size', integer(1, 65_536), d.batchSize)
+    .option('--learning-rate <x>', 'Adam learning rate', real(1e-7, 1), d.learningRate)
+    .option('--validation-fraction <x>', 'share of rows held out for validation', real(0.01, 0.9), d.validationFraction)
+    .option(
+      '--threshold-percentile <p>',
+      'threshold percentile of validation scores',
+      real(50, 99.999),
+      d.thresholdPercentile,
+    )
+    .option('--max-fill-rows <n>', 'rows a missing KPI is forward-filled for', integer(0, 10_000), d.maxFillRows)
+    .option(
+      '--utc-offset-minutes <n>',
+      'local time offset for calendar features',
+      integer(-840, 840),
+      d.utcOffsetMinutes,
+    )
+    .option('--seed <n>', 'random seed', integer(0, 2 ** 31 - 1), d.seed)
+    .option('--model-id <id>', 'model id (default: the output file name)')
+    .option('--model-version <n>', 'model version', integer(1), d.modelVersion)
+    .option('--json', 'print the report as JSON')
+    .action(async (flags: TrainFlags) => {
+      const shape = variantShape(flags.variant);
+      const timeFeatures = flags.timeFeatures?.includes('none') ? [] : flags.timeFeatures?.map(oneOf(TIME_FEATURES));
+      const progress = flags.json || !process.stderr.isTTY ? undefined : newProgressBar();
+      progress?.start(flags.epochs, 0, { loss: 'n/a' });
+      const onEpoch = (r: EpochReport) => progress?.update(r.epoch, { loss: fixed(r.validationLoss, 4) });
+      let report: TrainReport;
+      try {
+        report = await trainModel(
+          {
+            ...TRAIN_DEFAULTS,
+            ...shape,
+            window: flags.window ?? shape.window,
+            timeFeatures: timeFeatures ?? shape.timeFeatures,
+            hidden: flags.hidden ?? shape.hidden,
+            bottleneck: flags.bottleneck ?? shape.bottleneck,
+            input: flags.input,
+            output: flags.output,
+            maintenanceFile: flags.maintenance,
+            schema: {
+              timestampColumn: flags.timestampColumn,
+              entityColumns: flags.entityColumns,
+              features: flags.features,
+            },
+            entity: flags.entity,
+            normalize: flags.normalize,
+            variant: flags.variant,
+            learningRate: flags.learningRate,
+            batchSize: flags.batchSize,
+            maxEpochs: flags.epochs,
+            patience: flags.patience,
+            validationFraction: flags.validationFraction,
+            thresholdPercentile: flags.thresholdPercentile,
+            maxFillRows: flags.maxFillRows,
+            utcOffsetMinutes: flags.utcOffsetMinutes,
+            seed: flags.seed,
+            modelId: flags.modelId ?? modelIdFrom(flags.output),
+            modelVersion: flags.modelVersion,
+          },
+          onEpoch,
+        );
+      } finally {
+        progress?.stop();
+      }
+      if (flags.json) {
+        const { history, contract, ...rest } = report;
+        console.log(
+          JSON.stringify({ ...rest, history, training: contract.training, threshold: contract.scoring.threshold }),
+        );
+        return;
+      }
+      printTrainReport(report);
+    });
+}
+
+function newProgressBar() {
+  return new cliProgress.SingleBar(
+    {
+      format: 'training |{bar}| epoch {value}/{total} · validation loss {loss}',
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
+function modelIdFrom(path: string): string {
+  const base = path.split('/').pop() ?? 'model';
+  return base.replace(/\.onnx$/, '') || 'model';
+}
+
+function printTrainReport(report: TrainReport): void {
+  const t = report.contract.training;
+  const layout = report.contract.layout;
+  console.log(`trained ${report.contract.modelId} v${report.contract.modelVersion} → ${report.output}`);
+  console.log(
+    table([
+      ['variant', t?.variant ?? ''],
+      ['features', layout.kpis.join(', ')],
+      [
+        'input columns',
+        `${inputColumns(layout).length} (window ${layout.window}, time ${layout.timeFeatures.join('+') || 'none'}, frozen share ${layout.frozenShare ? 'yes' : 'no'})`,
+      ],
+      [
+        'architecture',
+        `${inputColumns(layout).length} → ${[...(t?.hidden ?? []), t?.bottleneck ?? 0, ...[...(t?.hidden ?? [])].reverse()].join(' → ')} → ${inputColumns(layout).length}`,
+      ],
+      [
+        'normalisation',
+        `${report.contract.normalization.mode} on ${report.contract.normalization.entityColumns.join('/') || '-'} (${report.entities} entities)`,
+      ],
+      ['rows read', report.inputRows],
+      ['maintenance rows left out', report.maintenanceRowsExcluded],
+      [
+        'rows skipped',
+        Object.entries(report.skipped)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ],
+      ['input issues', report.issueCount],
+      ['train / validation rows', `${t?.rows ?? 0} / ${t?.validationRows ?? 0}`],
+      ['epochs (best)', `${t?.epochs ?? 0} (${t?.bestEpoch ?? 0})`],
+      ['loss train / validation', `${fixed(t?.trainLoss ?? NaN, 4)} / ${fixed(t?.validationLoss ?? NaN, 4)}`],
+      [
+        'threshold',
+        `${fixed(report.contract.scoring.threshold, 4)} (p${report.contract.scoring.thresholdPercentile} of validation scores)`,
+      ],
+      ['model size', `${(report.modelBytes / 1024).toFixed(1)} KiB`],
+      ['seconds', report.durationS.toFixed(1)],
+    ]),
+  );
+}

@@ -1,0 +1,107 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openTable, type TableEvent } from '../../src/io/read-table.js';
+import { DEFAULT_KPIS } from '../../src/kpis.js';
+import { scratchDir } from '../helpers.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => ({ dir, cleanup } = await scratchDir()));
+afterEach(async () => cleanup());
+
+async function collect(events: AsyncIterable<TableEvent>): Promise<TableEvent[]> {
+  const out: TableEvent[] = [];
+  for await (const e of events) out.push(e);
+  return out;
+}
+
+describe('openTable (CSV)', () => {
+  it('maps KPI columns by header name, not position, and reads empty cells as missing', async () => {
+    const path = join(dir, 'kpis.csv');
+    await writeFile(path, 'cpu,site,timestamp,rx\n12.5,S1,2026-01-01T00:00:00Z,\n13,S1,2026-01-01T01:00:00Z,-90\n');
+    const table = await openTable(path, { features: ['rx', 'cpu'] });
+    expect(table.schema).toEqual({ timestampColumn: 'timestamp', entityColumns: ['site'], features: ['rx', 'cpu'] });
+    const rows = (await collect(table.events)).flatMap((e) => (e.kind === 'row' ? [e.row] : []));
+    expect(rows.map((r) => [r.line, r.entity, Array.from(r.values)])).toEqual([
+      [2, ['S1'], [Number.NaN, 12.5]],
+      [3, ['S1'], [-90, 13]],
+    ]);
+  });
+
+  it('rejects a row with the wrong number of fields by its line number and keeps the rows after it', async () => {
+    const path = join(dir, 'bad.csv');
+    await writeFile(
+      path,
+      'timestamp,site,a,b\n2026-01-01T00:00:00Z,S1,1,2\n2026-01-01T01:00:00Z,S1,3\n2026-01-01T02:00:00Z,S1,5,6\n',
+    );
+    const events = await collect((await openTable(path)).events);
+    expect(events[1]).toEqual({
+      kind: 'issue',
+      issue: { code: 'INPUT_FIELD_COUNT', line: 3, message: 'expected 4 fields, found 3', rowDropped: true },
+    });
+    const rows = events.flatMap((e) => (e.kind === 'row' ? [Array.from(e.row.values)] : []));
+    expect(rows).toEqual([
+      [1, 2],
+      [5, 6],
+    ]);
+  });
+
+  it('treats a non-numeric cell as missing and reports it, keeping the other values of the row', async () => {
+    const path = join(dir, 'text.csv');
+    await writeFile(path, 'timestamp,a,b\n2026-01-01T00:00:00Z,oops,2\n');
+    const events = await collect((await openTable(path)).events);
+    expect(events[0]).toMatchObject({ kind: 'issue', issue: { code: 'INPUT_VALUE', line: 2, rowDropped: false } });
+    expect(events[1]).toMatchObject({ kind: 'row' });
+    expect(Array.from((events[1] as Extract<TableEvent, { kind: 'row' }>).row.values)).toEqual([Number.NaN, 2]);
+  });
+
+  it('drops a row whose timestamp is not ISO 8601', async () => {
+    const path = join(dir, 'ts.csv');
+    await writeFile(path, 'timestamp,a\nnot-a-time,1\n2026-01-01T00:00:00,2\n');
+    const events = await collect((await openTable(path)).events);
+    expect(events.map((e) => e.kind)).toEqual(['issue', 'row']);
+    expect(events[0]).toMatchObject({ issue: { code: 'INPUT_TIMESTAMP', line: 2 } });
+  });
+
+  it('uses the default KPI set in its order when every default KPI is present', async () => {
+    const path = join(dir, 'default.csv.gz');
+    const header = ['timestamp', 'site', 'sector', ...[...DEFAULT_KPIS].reverse(), 'label'];
+    await writeFile(path, gzipSync(`${header.join(',')}\n`));
+    const table = await openTable(path);
+    expect(table.schema.features).toEqual([...DEFAULT_KPIS]);
+    expect(table.schema.entityColumns).toEqual(['site', 'sector']);
+  });
+
+  it('fails with INPUT_COLUMNS when a named feature is absent', async () => {
+    const path = join(dir, 'cols.csv');
+    await writeFile(path, 'timestamp,a\n');
+    await expect(openTable(path, { features: ['a', 'zz'] })).rejects.toMatchObject({ code: 'INPUT_COLUMNS' });
+  });
+
+  it('fails with INPUT_NOT_FOUND and INPUT_FORMAT before reading', async () => {
+    await expect(openTable(join(dir, 'none.csv'))).rejects.toMatchObject({ code: 'INPUT_NOT_FOUND' });
+    await expect(openTable(join(dir, 'x.parquet'))).rejects.toMatchObject({ code: 'INPUT_FORMAT' });
+  });
+});
+
+describe('openTable (JSONL)', () => {
+  it('reads objects by key and reports a line that is not an object', async () => {
+    const path = join(dir, 'kpis.jsonl');
+    const lines = [
+      { timestamp: '2026-01-01T00:00:00Z', cell: 'C1', a: 1, b: null },
+      '[1,2]',
+      { timestamp: '2026-01-01T01:00:00+01:00', cell: 'C1', a: '2.5', b: 4 },
+    ].map((l) => (typeof l === 'string' ? l : JSON.stringify(l)));
+    await writeFile(path, `${lines.join('\n')}\n`);
+    const table = await openTable(path);
+    expect(table.schema).toEqual({ timestampColumn: 'timestamp', entityColumns: ['cell'], features: ['a', 'b'] });
+    const events = await collect(table.events);
+    expect(events.map((e) => e.kind)).toEqual(['row', 'issue', 'row']);
+    expect(events[1]).toMatchObject({ issue: { code: 'INPUT_JSON', line: 2 } });
+    const last = events[2] as Extract<TableEvent, { kind: 'row' }>;
+    expect(last.row.timestampMs).toBe(Date.UTC(2026, 0, 1, 0));
+    expect(Array.from(last.row.values)).toEqual([2.5, 4]);
+  });
+});
