@@ -37,7 +37,8 @@ contract = {
     "cellwatch.model_version": "3",
     "cellwatch.layout": {"kpis": KPIS, "window": 1, "frozenShare": False, "timeFeatures": [],
                          "utcOffsetMinutes": 0, "maxFillRows": 2},
-    "cellwatch.normalization": {"mode": "global", "entityColumns": [], "fallback": stats, "entities": {}},
+    "cellwatch.normalization": {"mode": "global", "entityColumns": [], "seasonality": "none", "fallback": stats,
+                                "fallbackByHour": [], "entities": {}},
     "cellwatch.scoring": {"weights": [0.25, 0.25, 0.25, 0.25], "threshold": 0.5, "thresholdPercentile": 95},
 }
 m = onnx.load(path)

@@ -34,7 +34,14 @@ export function contractFor(layout: Layout, overrides: Partial<ModelContract> = 
     modelId: 'test-model',
     modelVersion: 1,
     layout,
-    normalization: { mode: 'global', entityColumns: [], fallback: stats, entities: {} },
+    normalization: {
+      mode: 'global',
+      entityColumns: [],
+      seasonality: 'none',
+      fallback: stats,
+      fallbackByHour: [],
+      entities: {},
+    },
     scoring: {
       weights: Array.from({ length: width }, (_, j) => (j < k ? 1 / k : 0)),
       threshold: 1,

@@ -22,6 +22,8 @@ interface TrainFlags {
   timeFeatures?: string[];
   hidden?: number[];
   bottleneck?: number;
+  trimPercentile?: number;
+  seasonality?: 'none' | 'hour_of_day';
   epochs: number;
   patience: number;
   batchSize: number;
@@ -54,10 +56,18 @@ export function registerTrain(program: Command): void {
         .choices(['per_entity', 'global'])
         .default(d.normalize),
     )
+    .addOption(
+      new Option('--seasonality <mode>', 'normalise per local hour of day, or not').choices(['none', 'hour_of_day']),
+    )
     .option('--window <rows>', 'rows per input: current row and the ones before it', integer(1, 64))
     .option('--time-features <list>', `calendar features: ${TIME_FEATURES.join(', ')} or none`, list)
     .option('--hidden <sizes>', 'hidden layer sizes of the encoder, e.g. 32,16', integerList)
     .option('--bottleneck <units>', 'bottleneck units', integer(1, 1024))
+    .option(
+      '--trim-percentile <p>',
+      'keep training rows up to this error percentile for a second fit; 100 = off',
+      real(50, 100),
+    )
     .option('--epochs <n>', 'maximum epochs', integer(1, 10_000), d.maxEpochs)
     .option('--patience <n>', 'epochs without validation improvement before stopping', integer(1, 1000), d.patience)
     .option('--batch-size <n>', 'mini-batch size', integer(1, 65_536), d.batchSize)
@@ -96,6 +106,8 @@ export function registerTrain(program: Command): void {
             timeFeatures: timeFeatures ?? shape.timeFeatures,
             hidden: flags.hidden ?? shape.hidden,
             bottleneck: flags.bottleneck ?? shape.bottleneck,
+            trimPercentile: flags.trimPercentile ?? shape.trimPercentile,
+            seasonality: flags.seasonality ?? shape.seasonality,
             input: flags.input,
             output: flags.output,
             maintenanceFile: flags.maintenance,
@@ -167,10 +179,7 @@ function printTrainReport(report: TrainReport): void {
         'architecture',
         `${inputColumns(layout).length} → ${[...(t?.hidden ?? []), t?.bottleneck ?? 0, ...[...(t?.hidden ?? [])].reverse()].join(' → ')} → ${inputColumns(layout).length}`,
       ],
-      [
-        'normalisation',
-        `${report.contract.normalization.mode} on ${report.contract.normalization.entityColumns.join('/') || '-'} (${report.entities} entities)`,
-      ],
+      ['normalisation', normalisationText(report)],
       ['rows read', report.inputRows],
       ['maintenance rows left out', report.maintenanceRowsExcluded],
       [
@@ -191,4 +200,10 @@ function printTrainReport(report: TrainReport): void {
       ['seconds', report.durationS.toFixed(1)],
     ]),
   );
+}
+
+function normalisationText(report: TrainReport): string {
+  const n = report.contract.normalization;
+  const hourly = n.seasonality === 'hour_of_day' ? ', per local hour' : '';
+  return `${n.mode} on ${n.entityColumns.join('/') || '-'}${hourly} (${report.entities} buckets)`;
 }

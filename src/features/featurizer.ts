@@ -2,7 +2,7 @@ import type { KpiRow } from '../io/table.js';
 import type { KpiStatsT, Layout, Normalization } from '../model/contract.js';
 import { inputWidth } from '../model/contract.js';
 import { zScore } from './stats.js';
-import { writeTimeFeatures } from './time-features.js';
+import { bucketKey, localHour, writeTimeFeatures } from './time-features.js';
 
 export type SkipReason = 'incomplete' | 'warmup' | 'out_of_order';
 
@@ -44,11 +44,18 @@ export class Featurizer {
       normalization.mode === 'global' ? [] : normalization.entityColumns.map((c) => entityColumns.indexOf(c));
   }
 
-  /** The statistics a row is normalised with: its entity's, or the fleet-wide fallback. */
-  statsFor(entity: readonly string[]): KpiStatsT {
-    if (this.keyIndex.length === 0) return this.normalization.fallback;
+  /**
+   * The statistics a row is normalised with: its entity's (for its local hour, with hourly seasonality),
+   * else the fleet's for that hour, else the fleet's overall.
+   */
+  statsFor(entity: readonly string[], timestampMs: number): KpiStatsT {
+    const { normalization } = this;
+    const hour =
+      normalization.seasonality === 'hour_of_day' ? localHour(timestampMs, this.layout.utcOffsetMinutes) : undefined;
+    const fleet = (hour !== undefined ? normalization.fallbackByHour[hour] : undefined) ?? normalization.fallback;
+    if (this.keyIndex.length === 0) return fleet;
     const key = this.keyIndex.map((i) => entity[i] ?? '').join('/');
-    return this.normalization.entities[key] ?? this.normalization.fallback;
+    return normalization.entities[bucketKey(key, hour)] ?? fleet;
   }
 
   push(row: KpiRow): FeatureResult {
@@ -90,7 +97,7 @@ export class Featurizer {
     }
     if (!complete) return { status: 'incomplete', filled };
 
-    const stats = this.statsFor(row.entity);
+    const stats = this.statsFor(row.entity, row.timestampMs);
     const normalised = new Float64Array(this.kpiCount);
     for (let k = 0; k < this.kpiCount; k++) {
       normalised[k] = zScore(filled[k] as number, stats.mean[k] as number, stats.std[k] as number);

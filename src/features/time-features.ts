@@ -7,6 +7,17 @@ const WEEK_MS = 7 * DAY_MS;
 // 1970-01-01 was a Thursday; shift so that the weekly phase starts on Monday 00:00.
 const MONDAY_SHIFT_MS = 3 * DAY_MS;
 
+/** Local hour of day, 0-23, of a UTC timestamp. */
+export function localHour(timestampMs: number, utcOffsetMinutes: number): number {
+  const localMs = timestampMs + utcOffsetMinutes * 60_000;
+  return Math.floor((((localMs % DAY_MS) + DAY_MS) % DAY_MS) / 3_600_000);
+}
+
+/** Key of a normalisation bucket: the entity, and with hourly seasonality the local hour ("S1/2@13"). */
+export function bucketKey(entityKey: string, hour: number | undefined): string {
+  return hour === undefined ? entityKey : `${entityKey}@${hour}`;
+}
+
 /** Each time feature becomes a sine and a cosine so 23:00 sits next to 00:00. */
 export function timeFeatureColumns(features: readonly TimeFeature[]): string[] {
   return features.flatMap((f) => [`${f}_sin`, `${f}_cos`]);

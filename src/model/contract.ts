@@ -40,8 +40,15 @@ export const NormalizationSchema = Type.Object(
     mode: Type.Union([Type.Literal('per_entity'), Type.Literal('global')]),
     /** Columns whose values form the normalisation key, for example ["site", "sector"]. */
     entityColumns: Type.Array(Type.String()),
+    /**
+     * 'hour_of_day' keeps statistics per local hour (keys "SITE-001/1@13"), so a KPI is compared with its
+     * usual level at that hour: a quiet cell at 15:00 stands out, a quiet cell at 03:00 does not.
+     */
+    seasonality: Type.Union([Type.Literal('none'), Type.Literal('hour_of_day')]),
     /** Statistics over all training rows, for entities the model has not seen. */
     fallback: KpiStatsSchema,
+    /** With hour_of_day seasonality: fleet-wide statistics per local hour (24 entries), else empty. */
+    fallbackByHour: Type.Array(KpiStatsSchema, { maxItems: 24 }),
     entities: Type.Record(Type.String(), KpiStatsSchema),
   },
   { additionalProperties: false },
@@ -63,6 +70,8 @@ export const TrainingSummarySchema = Type.Object(
     rows: Type.Integer({ minimum: 0 }),
     validationRows: Type.Integer({ minimum: 0 }),
     skippedRows: Type.Integer({ minimum: 0 }),
+    /** Rows left out of the second fit as the worst reconstructed of the first. */
+    trimmedRows: Type.Optional(Type.Integer({ minimum: 0 })),
     epochs: Type.Integer({ minimum: 0 }),
     bestEpoch: Type.Integer({ minimum: 0 }),
     trainLoss: Type.Number(),

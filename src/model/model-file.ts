@@ -60,7 +60,15 @@ function checkConsistency(contract: ModelContract): void {
   if (contract.scoring.weights.length !== width) {
     problems.push(`scoring.weights has ${contract.scoring.weights.length} entries, input width is ${width}`);
   }
-  const allStats = [['fallback', contract.normalization.fallback], ...Object.entries(contract.normalization.entities)];
+  const { normalization } = contract;
+  const allStats = [
+    ['fallback', normalization.fallback],
+    ...normalization.fallbackByHour.map((s, h) => [`fallbackByHour[${h}]`, s]),
+    ...Object.entries(normalization.entities),
+  ];
+  if (normalization.seasonality === 'hour_of_day' && normalization.fallbackByHour.length !== 24) {
+    problems.push('hour_of_day seasonality needs 24 fallbackByHour entries');
+  }
   for (const [name, stats] of allStats as [string, ModelContract['normalization']['fallback']][]) {
     if (stats.mean.length !== kpis || stats.std.length !== kpis)
       problems.push(`stats of ${name} do not have ${kpis} KPIs`);

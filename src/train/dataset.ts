@@ -4,6 +4,7 @@ import { StatsAccumulator } from '../features/stats.js';
 import { openTable } from '../io/read-table.js';
 import { readRecords } from '../io/records.js';
 import { parseTimestampMs } from '../io/timestamp.js';
+import { bucketKey, localHour } from '../features/time-features.js';
 import type { KpiRow, RowIssue, SchemaOptions, TableSchema } from '../io/table.js';
 import type { KpiStatsT, Layout, Normalization } from '../model/contract.js';
 
@@ -52,41 +53,57 @@ export function normalisationColumns(schema: TableSchema, entity: string | undef
   return schema.entityColumns.slice(0, index + 1);
 }
 
-/** Per-entity and fleet-wide statistics of the raw readings; entities with too few readings use the fleet's. */
+export interface NormalizationOptions {
+  keyColumns: string[];
+  seasonality: Normalization['seasonality'];
+  utcOffsetMinutes: number;
+  /** A bucket (an entity, or an entity's hour) with fewer readings of any KPI uses the fleet's statistics. */
+  minRowsPerBucket: number;
+}
+
+/** Statistics of the raw readings per normalisation bucket, and the fleet's for what has too few readings. */
 export function computeNormalization(
   rows: readonly KpiRow[],
   schema: TableSchema,
-  keyColumns: string[],
-  minRowsPerEntity: number,
+  options: NormalizationOptions,
 ): Normalization {
   const width = schema.features.length;
-  const keyIndex = keyColumns.map((c) => schema.entityColumns.indexOf(c));
+  const keyIndex = options.keyColumns.map((c) => schema.entityColumns.indexOf(c));
+  const hourly = options.seasonality === 'hour_of_day';
   const fleet = new StatsAccumulator(width);
-  const perEntity = new Map<string, StatsAccumulator>();
+  const fleetByHour = hourly ? Array.from({ length: 24 }, () => new StatsAccumulator(width)) : [];
+  const buckets = new Map<string, StatsAccumulator>();
   for (const row of rows) {
     fleet.add(row.values);
+    const hour = hourly ? localHour(row.timestampMs, options.utcOffsetMinutes) : undefined;
+    if (hour !== undefined) fleetByHour[hour]?.add(row.values);
     if (keyIndex.length === 0) continue;
-    const key = keyIndex.map((i) => row.entity[i] ?? '').join('/');
-    let acc = perEntity.get(key);
-    if (!acc) perEntity.set(key, (acc = new StatsAccumulator(width)));
+    const key = bucketKey(keyIndex.map((i) => row.entity[i] ?? '').join('/'), hour);
+    let acc = buckets.get(key);
+    if (!acc) buckets.set(key, (acc = new StatsAccumulator(width)));
     acc.add(row.values);
   }
   const entities: Record<string, KpiStatsT> = {};
-  for (const [key, acc] of [...perEntity.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [key, acc] of [...buckets.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const stats = acc.result();
-    if (Math.min(...stats.count) >= minRowsPerEntity) entities[key] = rounded(stats);
+    if (Math.min(...stats.count) >= options.minRowsPerBucket) entities[key] = rounded(stats);
   }
   return {
     mode: keyIndex.length === 0 ? 'global' : 'per_entity',
-    entityColumns: keyColumns,
+    entityColumns: options.keyColumns,
+    seasonality: options.seasonality,
     fallback: rounded(fleet.result()),
+    fallbackByHour: fleetByHour.map((acc) => rounded(acc.result())),
     entities,
   };
 }
 
-/** Six significant digits keep the metadata small without moving a z-score by more than 1e-5. */
+/**
+ * Five significant digits keep the metadata small (thousands of buckets) and move a z-score by about 1e-4
+ * at most; training and scoring both use the rounded values, so they agree exactly.
+ */
 function rounded(stats: KpiStatsT): KpiStatsT {
-  const r = (v: number) => Number(v.toPrecision(7));
+  const r = (v: number) => Number(v.toPrecision(5));
   return { mean: stats.mean.map(r), std: stats.std.map(r), count: stats.count };
 }
 

@@ -3,6 +3,7 @@ import type { SchemaOptions } from '../io/table.js';
 import { percentile, scoresFromErrors, scoreWeights } from '../model/calibrate.js';
 import { CONTRACT_VERSION, type Layout, type ModelContract } from '../model/contract.js';
 import { roundToFloat32, writeOnnxModel } from '../model/onnx-export.js';
+import type { DenseLayer } from '../model/network.js';
 import { fitAutoencoder, squaredErrors, type EpochReport } from '../model/trainer.js';
 import { VERSION } from '../version.js';
 import {
@@ -32,7 +33,7 @@ export interface TrainOptions extends ModelShape {
   validationFraction: number;
   thresholdPercentile: number;
   maxFillRows: number;
-  minRowsPerEntity: number;
+  minRowsPerBucket: number;
   utcOffsetMinutes: number;
   seed: number;
   modelId: string;
@@ -49,11 +50,33 @@ export const TRAIN_DEFAULTS = {
   validationFraction: 0.1,
   thresholdPercentile: 95,
   maxFillRows: 3,
-  minRowsPerEntity: 24,
+  minRowsPerBucket: 14,
   utcOffsetMinutes: 0,
   seed: 1,
   modelVersion: 1,
 } as const;
+
+/** The rows of a matrix whose weighted reconstruction error is at or below the given percentile. */
+function trimWorstRows(
+  layers: readonly DenseLayer[],
+  matrix: Float32Array,
+  width: number,
+  lossWeights: Float64Array,
+  keepPercentile: number,
+): Float32Array {
+  const rows = matrix.length / width;
+  const all = Uint32Array.from({ length: rows }, (_, i) => i);
+  const weights = Array.from(lossWeights);
+  const scores = scoresFromErrors(squaredErrors(layers, matrix, width, all), weights);
+  const cut = percentile(scores, keepPercentile);
+  const kept = new Float32Array(matrix.length);
+  let count = 0;
+  for (let n = 0; n < rows; n++) {
+    if ((scores[n] as number) > cut) continue;
+    kept.set(matrix.subarray(n * width, (n + 1) * width), count++ * width);
+  }
+  return kept.subarray(0, count * width);
+}
 
 export interface TrainReport {
   output: string;
@@ -88,7 +111,12 @@ export async function trainModel(options: TrainOptions, onEpoch?: (r: EpochRepor
     excludedRows = before - table.rows.length;
   }
   const keyColumns = options.normalize === 'global' ? [] : normalisationColumns(table.schema, options.entity);
-  const normalization = computeNormalization(table.rows, table.schema, keyColumns, options.minRowsPerEntity);
+  const normalization = computeNormalization(table.rows, table.schema, {
+    keyColumns,
+    seasonality: options.seasonality,
+    utcOffsetMinutes: options.utcOffsetMinutes,
+    minRowsPerBucket: options.minRowsPerBucket,
+  });
   const layout: Layout = {
     kpis: table.schema.features,
     window: options.window,
@@ -103,29 +131,38 @@ export async function trainModel(options: TrainOptions, onEpoch?: (r: EpochRepor
   const lossWeights = new Float64Array(data.width);
   for (let j = 0; j < layout.window * k; j++) lossWeights[j] = j < k ? 1 : options.lagLossWeight;
   if (layout.frozenShare) lossWeights[layout.window * k] = 1;
-  const fit = fitAutoencoder(
-    data.matrix,
-    data.width,
-    {
-      hidden: options.hidden,
-      bottleneck: options.bottleneck,
-      learningRate: options.learningRate,
-      batchSize: options.batchSize,
-      maxEpochs: options.maxEpochs,
-      patience: options.patience,
-      validationFraction: options.validationFraction,
-      seed: options.seed,
-      lossWeights,
-    },
-    onEpoch,
-  );
+  const fitOptions = {
+    hidden: options.hidden,
+    bottleneck: options.bottleneck,
+    learningRate: options.learningRate,
+    batchSize: options.batchSize,
+    maxEpochs: options.maxEpochs,
+    patience: options.patience,
+    validationFraction: options.validationFraction,
+    seed: options.seed,
+    lossWeights,
+  };
+  let fit = fitAutoencoder(data.matrix, data.width, fitOptions, onEpoch);
+  let matrix = data.matrix;
+  let trimmedRows = 0;
+  if (options.trimPercentile < 100) {
+    // The training data holds anomalies too. Drop the rows the first model reconstructs worst and train
+    // again, so a recurring fault (a sleeping cell, a stuck feed) is not learned as one more normal state.
+    const trimmed = trimWorstRows(fit.layers, data.matrix, data.width, lossWeights, options.trimPercentile);
+    trimmedRows = data.rows - trimmed.length / data.width;
+    matrix = trimmed;
+    fit = fitAutoencoder(matrix, data.width, fitOptions, onEpoch);
+  }
 
   // Calibrate on the held-out rows, with the float32 weights the ONNX file will hold.
   const layers = roundToFloat32(fit.layers);
-  const validationErrors = squaredErrors(layers, data.matrix, data.width, fit.validationIndex);
+  const validationErrors = squaredErrors(layers, matrix, data.width, fit.validationIndex);
   const weights = scoreWeights(layout, validationErrors, options.scoreWeighting);
   const threshold = percentile(scoresFromErrors(validationErrors, weights), options.thresholdPercentile);
   const durationS = (performance.now() - started) / 1000;
+  // SOURCE_DATE_EPOCH (reproducible-builds convention) pins what would differ between identical runs.
+  const pinned = process.env.SOURCE_DATE_EPOCH;
+  const createdAt = pinned ? new Date(Number(pinned) * 1000).toISOString() : new Date().toISOString();
 
   const contract: ModelContract = {
     contractVersion: CONTRACT_VERSION,
@@ -139,13 +176,14 @@ export async function trainModel(options: TrainOptions, onEpoch?: (r: EpochRepor
       rows: fit.trainRows,
       validationRows: fit.validationIndex.length,
       skippedRows: data.skipped.incomplete + data.skipped.warmup + data.skipped.out_of_order,
+      trimmedRows,
       epochs: fit.epochs,
       bestEpoch: fit.bestEpoch,
       trainLoss: fit.trainLoss,
       validationLoss: fit.validationLoss,
       seed: options.seed,
-      durationS: Math.round(durationS * 10) / 10,
-      createdAt: new Date().toISOString(),
+      durationS: pinned ? 0 : Math.round(durationS * 10) / 10,
+      createdAt,
       hidden: options.hidden,
       bottleneck: options.bottleneck,
       learningRate: options.learningRate,

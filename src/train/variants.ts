@@ -1,5 +1,6 @@
 import type { TimeFeature } from '../features/time-features.js';
 import type { ScoreWeighting } from '../model/calibrate.js';
+import type { Normalization } from '../model/contract.js';
 
 /** The knobs that define a model; a variant is a named set of defaults for them. */
 export interface ModelShape {
@@ -11,6 +12,9 @@ export interface ModelShape {
   /** Loss weight of the lagged rows' KPIs relative to the current row's (calendar columns always weigh 0). */
   lagLossWeight: number;
   scoreWeighting: ScoreWeighting;
+  seasonality: Normalization['seasonality'];
+  /** Percentile of training errors kept for a second fit; 100 fits once on everything. */
+  trimPercentile: number;
 }
 
 export const VARIANTS = {
@@ -23,6 +27,8 @@ export const VARIANTS = {
     bottleneck: 3,
     lagLossWeight: 0,
     scoreWeighting: 'uniform',
+    seasonality: 'none',
+    trimPercentile: 100,
   },
   /**
    * Time context: the current row with the rows before it and the hour and day of week, and each KPI's
@@ -36,6 +42,8 @@ export const VARIANTS = {
     bottleneck: 3,
     lagLossWeight: 0.5,
     scoreWeighting: 'inverse_error',
+    seasonality: 'hour_of_day',
+    trimPercentile: 98,
   },
 } as const satisfies Record<string, ModelShape>;
 

@@ -14,7 +14,9 @@ function row(hour: number, values: number[], entity = ['S1', '1']): KpiRow {
 const NORM: Normalization = {
   mode: 'per_entity',
   entityColumns: ['site', 'sector'],
+  seasonality: 'none',
   fallback: { mean: [0, 0], std: [1, 1], count: [9, 9] },
+  fallbackByHour: [],
   entities: { 'S1/1': { mean: [10, 100], std: [2, 10], count: [9, 9] } },
 };
 
@@ -125,5 +127,26 @@ describe('StatsAccumulator', () => {
     expect(stats.count).toEqual([3, 4]);
     expect(zScore(5, 5, 0)).toBe(0);
     expect(zScore(7, 5, 0)).toBe(2);
+  });
+});
+
+describe('Featurizer with hourly seasonality', () => {
+  const hourly: Normalization = {
+    ...NORM,
+    seasonality: 'hour_of_day',
+    fallbackByHour: Array.from({ length: 24 }, (_, h) => ({ mean: [h, 0], std: [1, 1], count: [9, 9] })),
+    entities: { 'S1/1@15': { mean: [100, 100], std: [10, 10], count: [9, 9] } },
+  };
+
+  it('compares a reading with its entity usual level at that local hour', () => {
+    const f = new Featurizer(layout(), hourly, ['site', 'sector']);
+    const at15 = f.push(row(15, [80, 100]));
+    expect(at15.status === 'ok' && Array.from(at15.vector)).toEqual([-2, 0]);
+  });
+
+  it('falls back to the fleet statistics of the hour for a bucket the model does not hold', () => {
+    const f = new Featurizer(layout({ utcOffsetMinutes: 120 }), hourly, ['site', 'sector']);
+    const at3local = f.push(row(1, [5, 1])); // 01:00 UTC is 03:00 local
+    expect(at3local.status === 'ok' && Array.from(at3local.vector)).toEqual([2, 1]);
   });
 });
