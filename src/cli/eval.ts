@@ -54,14 +54,8 @@ function printEvalReport(report: EvalReport, plots: string[]): void {
       ['rows evaluated', `${report.rowsEvaluated} (${report.anomalousRows} anomalous)`],
       ['ROC-AUC', fixed(report.rocAuc)],
       ['PR-AUC', fixed(report.prAuc)],
-      [
-        'best F1',
-        `${fixed(report.bestF1)} (precision ${fixed(report.bestF1Precision)}, recall ${fixed(report.bestF1Recall)} at score > ${fixed(report.bestF1Threshold, 4)})`,
-      ],
-      [
-        'at model threshold',
-        `${fixed(report.threshold, 4)}: precision ${fixed(report.atThreshold.precision)}, recall ${fixed(report.atThreshold.recall)}, F1 ${fixed(report.atThreshold.f1)}`,
-      ],
+      ['best F1', bestF1(report)],
+      ['at model threshold', `${above(report.threshold)}: ${atThreshold(report)}`],
       ['flag rate, normal rows', percent(report.flagRateNormal)],
       ['flag rate, maintenance', report.flagRateMaintenance === null ? 'n/a' : percent(report.flagRateMaintenance)],
       ['labelled rows not scored', report.unscoredLabelledRows],
@@ -78,4 +72,21 @@ function printEvalReport(report: EvalReport, plots: string[]): void {
     console.log(`  ${row.timestamp} ${row.entity} score ${fixed(row.score, 2)} [${truth}] ${row.topKpis}`);
   }
   if (plots.length > 0) console.log(`plots: ${plots.join(', ')}`);
+}
+
+function pr(precision: number, recall: number): string {
+  return `precision ${fixed(precision)}, recall ${fixed(recall)}`;
+}
+
+function above(threshold: number): string {
+  return `score > ${fixed(threshold, 4)}`;
+}
+
+function atThreshold(report: EvalReport): string {
+  return `${pr(report.atThreshold.precision, report.atThreshold.recall)}, F1 ${fixed(report.atThreshold.f1)}`;
+}
+
+function bestF1(report: EvalReport): string {
+  const { bestF1Precision: precision, bestF1Recall: recall, bestF1Threshold: threshold } = report;
+  return `${fixed(report.bestF1)} (${pr(precision, recall)}, ${above(threshold)})`;
 }

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { TIME_FEATURES } from '../features/time-features.js';
-import { inputColumns } from '../model/contract.js';
+import { inputColumns, type Layout } from '../model/contract.js';
 import type { EpochReport } from '../model/trainer.js';
 import { TRAIN_DEFAULTS, trainModel, variantShape, type TrainReport } from '../train/train.js';
 import { VARIANT_NAMES, type VariantName } from '../train/variants.js';
@@ -165,20 +165,16 @@ function modelIdFrom(path: string): string {
 
 function printTrainReport(report: TrainReport): void {
   const t = report.contract.training;
-  const layout = report.contract.layout;
+  const { layout, scoring } = report.contract;
+  const width = inputColumns(layout).length;
+  const hidden = t?.hidden ?? [];
   console.log(`trained ${report.contract.modelId} v${report.contract.modelVersion} → ${report.output}`);
   console.log(
     table([
       ['variant', t?.variant ?? ''],
       ['features', layout.kpis.join(', ')],
-      [
-        'input columns',
-        `${inputColumns(layout).length} (window ${layout.window}, time ${layout.timeFeatures.join('+') || 'none'}, frozen share ${layout.frozenShare ? 'yes' : 'no'})`,
-      ],
-      [
-        'architecture',
-        `${inputColumns(layout).length} → ${[...(t?.hidden ?? []), t?.bottleneck ?? 0, ...[...(t?.hidden ?? [])].reverse()].join(' → ')} → ${inputColumns(layout).length}`,
-      ],
+      ['input columns', inputText(layout)],
+      ['architecture', [width, ...hidden, t?.bottleneck ?? 0, ...[...hidden].reverse(), width].join(' → ')],
       ['normalisation', normalisationText(report)],
       ['rows read', report.inputRows],
       ['maintenance rows left out', report.maintenanceRowsExcluded],
@@ -192,10 +188,7 @@ function printTrainReport(report: TrainReport): void {
       ['train / validation rows', `${t?.rows ?? 0} / ${t?.validationRows ?? 0}`],
       ['epochs (best)', `${t?.epochs ?? 0} (${t?.bestEpoch ?? 0})`],
       ['loss train / validation', `${fixed(t?.trainLoss ?? NaN, 4)} / ${fixed(t?.validationLoss ?? NaN, 4)}`],
-      [
-        'threshold',
-        `${fixed(report.contract.scoring.threshold, 4)} (p${report.contract.scoring.thresholdPercentile} of validation scores)`,
-      ],
+      ['threshold', `${fixed(scoring.threshold, 4)} (p${scoring.thresholdPercentile} of validation scores)`],
       ['model size', `${(report.modelBytes / 1024).toFixed(1)} KiB`],
       ['seconds', report.durationS.toFixed(1)],
     ]),
@@ -206,4 +199,10 @@ function normalisationText(report: TrainReport): string {
   const n = report.contract.normalization;
   const hourly = n.seasonality === 'hour_of_day' ? ', per local hour' : '';
   return `${n.mode} on ${n.entityColumns.join('/') || '-'}${hourly} (${report.entities} buckets)`;
+}
+
+function inputText(layout: Layout): string {
+  const time = layout.timeFeatures.join('+') || 'none';
+  const width = inputColumns(layout).length;
+  return `${width} (window ${layout.window}, time ${time}, frozen share ${layout.frozenShare ? 'yes' : 'no'})`;
 }
