@@ -1,19 +1,9 @@
 import type { Command } from 'commander';
-import { scoreFile } from '../score/score-file.js';
+import { scoreFile, type ScoreOptions } from '../score/score-file.js';
 import { fixed, percent, table } from './output.js';
 import { integer, list } from './parse.js';
 
-interface ScoreFlags {
-  model: string;
-  input: string;
-  output: string;
-  timestampColumn?: string;
-  entityColumns?: string[];
-  batchSize: number;
-  topKpis: number;
-  threads: number;
-  json?: boolean;
-}
+type ScoreFlags = Omit<ScoreOptions, 'intraOpThreads'> & { threads: number; json?: boolean };
 
 export function registerScore(program: Command): void {
   program

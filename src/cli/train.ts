@@ -23,6 +23,7 @@ interface TrainFlags {
   hidden?: number[];
   bottleneck?: number;
   trimPercentile?: number;
+  scoreLagDecay?: number;
   seasonality?: 'none' | 'hour_of_day';
   epochs: number;
   patience: number;
@@ -68,6 +69,7 @@ export function registerTrain(program: Command): void {
       'keep training rows up to this error percentile for a second fit; 100 = off',
       real(50, 100),
     )
+    .option('--score-lag-decay <x>', 'weight of earlier window rows in the score, per row back', real(0, 1))
     .option('--epochs <n>', 'maximum epochs', integer(1, 10_000), d.maxEpochs)
     .option('--patience <n>', 'epochs without validation improvement before stopping', integer(1, 1000), d.patience)
     .option('--batch-size <n>', 'mini-batch size', integer(1, 65_536), d.batchSize)
@@ -107,6 +109,7 @@ export function registerTrain(program: Command): void {
             hidden: flags.hidden ?? shape.hidden,
             bottleneck: flags.bottleneck ?? shape.bottleneck,
             trimPercentile: flags.trimPercentile ?? shape.trimPercentile,
+            scoreLagDecay: flags.scoreLagDecay ?? shape.scoreLagDecay,
             seasonality: flags.seasonality ?? shape.seasonality,
             input: flags.input,
             output: flags.output,

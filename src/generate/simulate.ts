@@ -1,20 +1,10 @@
+import { DEFAULT_KPIS } from '../kpis.js';
 import { Rng } from '../rng.js';
 import type { Episode } from './episodes.js';
 import { expectedLoad, spectralEfficiency, type SectorProfile } from './profiles.js';
 
-/** Column order of the simulated values; the default KPI set. */
-export const SIM_KPIS = [
-  'rsrp_dbm',
-  'sinr_db',
-  'dl_throughput_mbps',
-  'ul_throughput_mbps',
-  'prb_util_dl_pct',
-  'active_users',
-  'rrc_setup_success_pct',
-  'erab_drop_pct',
-  'ho_success_pct',
-  'cpu_load_pct',
-] as const;
+/** The simulation writes the default KPI set, in its order; the indices below follow it. */
+export const SIM_KPIS = DEFAULT_KPIS;
 const K = SIM_KPIS.length;
 const [SINR, DL, UL, PRB, USERS, RRC, ERAB, HO, CPU] = [1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
 

@@ -15,32 +15,43 @@ export function percentile(values: ArrayLike<number>, p: number): number {
 export type ScoreWeighting = 'uniform' | 'inverse_error';
 
 /**
- * Weights that turn squared errors into a score. Only the current row's KPIs count: lagged rows and
- * calendar columns are context. 'uniform' is the plain mean squared error over the KPIs (the field method);
- * 'inverse_error' divides each KPI's error by its typical validation error, so a KPI the model reconstructs
- * tightly (RSRP, success rates) is not drowned by a noisy one (users, throughput). The floor stops a KPI
- * that never moved in training from dominating every score.
+ * Weights that turn squared errors into a score. Calendar columns are context only. The current row's KPIs
+ * (and the frozen share) count fully; with lagDecay > 0 the rows before it in the window count too, by
+ * lagDecay^lag, so a fault that persists over the window scores higher than one noisy row.
+ * 'uniform' is the plain mean squared error over the KPIs (the field method); 'inverse_error' divides each
+ * column's error by its typical validation error, so a KPI the model reconstructs tightly (RSRP, success
+ * rates) is not drowned by a noisy one (users, throughput). The floor stops a KPI that never moved in
+ * training from dominating every score. Weights sum to 1 before the inverse-error scaling.
  */
-export function scoreWeights(layout: Layout, validationErrors: Float64Array, weighting: ScoreWeighting): number[] {
+export function scoreWeights(
+  layout: Layout,
+  validationErrors: Float64Array,
+  weighting: ScoreWeighting,
+  lagDecay = 0,
+): number[] {
   const columns = inputWidth(layout);
+  const k = layout.kpis.length;
   const weights = new Array<number>(columns).fill(0);
-  // The scored columns: the current row's KPIs and, when present, the frozen share that follows the window.
-  const scored = Array.from({ length: layout.kpis.length }, (_, j) => j);
-  if (layout.frozenShare) scored.push(layout.window * layout.kpis.length);
-  const k = scored.length;
-  if (weighting === 'uniform' || validationErrors.length === 0) {
-    for (const j of scored) weights[j] = 1 / k;
-    return weights;
+  const share = new Map<number, number>();
+  for (let lag = 0; lag < layout.window; lag++) {
+    const w = lag === 0 ? 1 : lagDecay ** lag;
+    if (w > 0) for (let j = 0; j < k; j++) share.set(lag * k + j, w);
   }
+  if (layout.frozenShare) share.set(layout.window * k, 1);
+  const total = [...share.values()].reduce((a, b) => a + b, 0);
   const rows = validationErrors.length / columns;
-  const meanError = scored.map((j) => {
+  const meanError = new Map<number, number>();
+  for (const j of share.keys()) {
     let sum = 0;
     for (let n = 0; n < rows; n++) sum += validationErrors[n * columns + j] as number;
-    return sum / rows;
-  });
-  const average = meanError.reduce((a, b) => a + b, 0) / k;
+    meanError.set(j, rows > 0 ? sum / rows : 1);
+  }
+  const average = [...meanError.values()].reduce((a, b) => a + b, 0) / Math.max(1, meanError.size);
   const floor = Math.max(0.05 * average, 1e-6);
-  scored.forEach((j, i) => (weights[j] = 1 / (k * Math.max(meanError[i] as number, floor))));
+  for (const [j, w] of share) {
+    const scale = weighting === 'uniform' || rows === 0 ? 1 : 1 / Math.max(meanError.get(j) ?? 1, floor);
+    weights[j] = (w / total) * scale;
+  }
   return weights;
 }
 

@@ -108,6 +108,7 @@ export function lossAndGradients(
     const gb = grads.bias[l] as Float64Array;
     gw.fill(0);
     gb.fill(0);
+    // The first layer's input gradient is never used, so its loop skips computing it.
     const next = l > 0 ? new Float64Array(batch * inputs) : undefined;
     for (let n = 0; n < batch; n++) {
       const po = n * inputs;
@@ -116,10 +117,9 @@ export function lossAndGradients(
         if (d === 0) continue;
         gb[o] = (gb[o] as number) + d;
         const wo = o * inputs;
-        for (let i = 0; i < inputs; i++) {
-          gw[wo + i] = (gw[wo + i] as number) + d * (prev[po + i] as number);
-          if (next) next[po + i] = (next[po + i] as number) + d * (weights[wo + i] as number);
-        }
+        for (let i = 0; i < inputs; i++) gw[wo + i] = (gw[wo + i] as number) + d * (prev[po + i] as number);
+        if (!next) continue;
+        for (let i = 0; i < inputs; i++) next[po + i] = (next[po + i] as number) + d * (weights[wo + i] as number);
       }
     }
     if (next) delta = next;

@@ -157,7 +157,7 @@ export async function trainModel(options: TrainOptions, onEpoch?: (r: EpochRepor
   // Calibrate on the held-out rows, with the float32 weights the ONNX file will hold.
   const layers = roundToFloat32(fit.layers);
   const validationErrors = squaredErrors(layers, matrix, data.width, fit.validationIndex);
-  const weights = scoreWeights(layout, validationErrors, options.scoreWeighting);
+  const weights = scoreWeights(layout, validationErrors, options.scoreWeighting, options.scoreLagDecay);
   const threshold = percentile(scoresFromErrors(validationErrors, weights), options.thresholdPercentile);
   const durationS = (performance.now() - started) / 1000;
   // SOURCE_DATE_EPOCH (reproducible-builds convention) pins what would differ between identical runs.

@@ -12,6 +12,8 @@ export interface ModelShape {
   /** Loss weight of the lagged rows' KPIs relative to the current row's (calendar columns always weigh 0). */
   lagLossWeight: number;
   scoreWeighting: ScoreWeighting;
+  /** Weight of the window's earlier rows in the score, per row back (0: the current row only). */
+  scoreLagDecay: number;
   seasonality: Normalization['seasonality'];
   /** Percentile of training errors kept for a second fit; 100 fits once on everything. */
   trimPercentile: number;
@@ -27,6 +29,7 @@ export const VARIANTS = {
     bottleneck: 3,
     lagLossWeight: 0,
     scoreWeighting: 'uniform',
+    scoreLagDecay: 0,
     seasonality: 'none',
     trimPercentile: 100,
   },
@@ -42,8 +45,9 @@ export const VARIANTS = {
     bottleneck: 3,
     lagLossWeight: 0.5,
     scoreWeighting: 'inverse_error',
+    scoreLagDecay: 0.5,
     seasonality: 'hour_of_day',
-    trimPercentile: 98,
+    trimPercentile: 100,
   },
 } as const satisfies Record<string, ModelShape>;
 
