@@ -13,8 +13,9 @@ fi
 npx tsx scripts/smd-to-csv.ts "$smd" "$machine" "$out"
 for variant in field context; do
   echo "== $machine, variant $variant"
+  # SMD rows carry no real time (row i is start + i minutes), so calendar context is left out.
   npx cellwatch train --variant "$variant" --input "$out/${machine}_train.csv" \
-    --output "$out/${machine}-$variant.onnx" --time-features none
+    --output "$out/${machine}-$variant.onnx" --time-features none --seasonality none
   npx cellwatch score --model "$out/${machine}-$variant.onnx" --input "$out/${machine}_test.csv" \
     --output "$out/${machine}-$variant-scores.csv"
   npx cellwatch eval --scores "$out/${machine}-$variant-scores.csv" --labels "$out/${machine}_test_labels.csv" \

@@ -18,11 +18,7 @@ export function bucketKey(entityKey: string, hour: number | undefined): string {
   return hour === undefined ? entityKey : `${entityKey}@${hour}`;
 }
 
-/** Each time feature becomes a sine and a cosine so 23:00 sits next to 00:00. */
-export function timeFeatureColumns(features: readonly TimeFeature[]): string[] {
-  return features.flatMap((f) => [`${f}_sin`, `${f}_cos`]);
-}
-
+/** Write each time feature as a sine and a cosine of its phase, so 23:00 sits next to 00:00. */
 export function writeTimeFeatures(
   out: Float32Array,
   offset: number,

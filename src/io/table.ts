@@ -73,8 +73,3 @@ export function parseKpiCell(text: string): number | undefined {
   const value = Number(trimmed);
   return Number.isFinite(value) ? value : undefined;
 }
-
-/** The normalisation key of a row: its entity values up to and including the chosen level. */
-export function entityKey(entity: readonly string[], depth: number): string {
-  return depth >= entity.length ? entity.join('/') : entity.slice(0, depth).join('/');
-}

@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { TIME_FEATURES } from '../features/time-features.js';
 
 /**
@@ -135,5 +135,3 @@ export function inputColumns(layout: Layout): string[] {
   for (const f of layout.timeFeatures) columns.push(`${f}_sin`, `${f}_cos`);
   return columns;
 }
-
-export type { TSchema };

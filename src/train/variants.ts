@@ -45,7 +45,7 @@ export const VARIANTS = {
     bottleneck: 3,
     lagLossWeight: 0.5,
     scoreWeighting: 'inverse_error',
-    scoreLagDecay: 0.5,
+    scoreLagDecay: 0,
     seasonality: 'hour_of_day',
     trimPercentile: 100,
   },
