@@ -116,7 +116,7 @@ export async function writePlots(rows: ScoredLabelledRows, options: PlotOptions)
         mark: { type: 'bar', opacity: 0.6 },
         encoding: {
           x: { field: 'log10score', type: 'quantitative', bin: { maxbins: 80 }, title: 'log10(score)' },
-          y: { aggregate: 'count', type: 'quantitative', scale: { type: 'symlog' }, title: 'rows' },
+          y: { aggregate: 'count', type: 'quantitative', scale: { type: 'symlog' }, stack: null, title: 'rows' },
           color: { field: 'group', type: 'nominal' },
         },
       },

@@ -50,7 +50,7 @@ export const TRAIN_DEFAULTS = {
   validationFraction: 0.1,
   thresholdPercentile: 95,
   maxFillRows: 3,
-  minRowsPerBucket: 14,
+  minRowsPerBucket: 10,
   utcOffsetMinutes: 0,
   seed: 1,
   modelVersion: 1,

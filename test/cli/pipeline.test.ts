@@ -56,11 +56,11 @@ beforeAll(async () => {
     '--out',
     join(dir, 'data'),
     '--sites',
-    '15',
+    '10',
     '--days',
-    '28',
+    '42',
     '--train-days',
-    '14',
+    '28',
   ]);
   expect(gen.code).toBe(0);
   await Promise.all([trainScoreEval('field'), trainScoreEval('context')]);
@@ -87,7 +87,7 @@ describe('generate → train → score → eval', () => {
     const text = await readFile(join(dir, 'context-scores.csv'), 'utf8');
     const [header, first] = text.split('\n');
     expect(header).toBe('timestamp,site,sector,score,threshold,flag,top_kpis,status');
-    expect(first).toMatch(/^2026-01-19T00:00:00Z,SITE-001,1,,,,,warmup$/);
+    expect(first).toMatch(/^2026-02-02T00:00:00Z,SITE-001,1,,,,,warmup$/);
     const scored = text.split('\n').find((l) => l.endsWith(',scored')) ?? '';
     expect(scored).toMatch(/^\S+Z,SITE-\d{3},\d+,[\d.e-]+,[\d.]+,[01],"?[a-z_]+ -?[\d.]+ vs -?[\d.]+ \(\d+%\)/);
   });
