@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
+import { CellwatchError } from '../errors.js';
 import { formatTimestamp } from '../io/timestamp.js';
 import { Rng } from '../rng.js';
 import { planEpisodes, type Episode } from './episodes.js';
@@ -66,6 +67,11 @@ function classicEpisodes(profile: SectorProfile, rowsPerDay: number, totalDays: 
 
 /** Write a seeded, realistic cell KPI data set with labels, split into a training and a test half. */
 export async function generateDataset(options: GenerateOptions): Promise<GenerateSummary> {
+  if (60 % options.stepMinutes !== 0) {
+    throw new CellwatchError('USAGE', `step of ${options.stepMinutes} minutes does not divide an hour`, {
+      stepMinutes: options.stepMinutes,
+    });
+  }
   const rng = new Rng(options.seed);
   const rowsPerHour = 60 / options.stepMinutes;
   const rowsPerDay = 24 * rowsPerHour;

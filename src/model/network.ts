@@ -40,16 +40,43 @@ export function forwardBatch(layers: readonly DenseLayer[], input: Float64Array,
   for (const layer of layers) {
     const { inputs, outputs, weights, bias } = layer;
     const y = new Float64Array(batch * outputs);
-    for (let n = 0; n < batch; n++) {
+    // Four rows at a time: each weight is loaded once for four dot products, which is what bounds speed here.
+    let n = 0;
+    for (; n + 4 <= batch; n += 4) {
+      const x0 = n * inputs;
+      const x1 = x0 + inputs;
+      const x2 = x1 + inputs;
+      const x3 = x2 + inputs;
+      for (let o = 0; o < outputs; o++) {
+        const b = bias[o] as number;
+        let s0 = b;
+        let s1 = b;
+        let s2 = b;
+        let s3 = b;
+        const wo = o * inputs;
+        for (let i = 0; i < inputs; i++) {
+          const w = weights[wo + i] as number;
+          s0 += w * (x[x0 + i] as number);
+          s1 += w * (x[x1 + i] as number);
+          s2 += w * (x[x2 + i] as number);
+          s3 += w * (x[x3 + i] as number);
+        }
+        y[n * outputs + o] = s0;
+        y[(n + 1) * outputs + o] = s1;
+        y[(n + 2) * outputs + o] = s2;
+        y[(n + 3) * outputs + o] = s3;
+      }
+    }
+    for (; n < batch; n++) {
       const xo = n * inputs;
-      const yo = n * outputs;
       for (let o = 0; o < outputs; o++) {
         let sum = bias[o] as number;
         const wo = o * inputs;
         for (let i = 0; i < inputs; i++) sum += (weights[wo + i] as number) * (x[xo + i] as number);
-        y[yo + o] = layer.activation === 'tanh' ? Math.tanh(sum) : sum;
+        y[n * outputs + o] = sum;
       }
     }
+    if (layer.activation === 'tanh') for (let j = 0; j < y.length; j++) y[j] = Math.tanh(y[j] as number);
     acts.push(y);
     x = y;
   }
@@ -108,13 +135,45 @@ export function lossAndGradients(
     const gb = grads.bias[l] as Float64Array;
     gw.fill(0);
     gb.fill(0);
-    // The first layer's input gradient is never used, so its loop skips computing it.
+    // The first layer's input gradient is never used, so it is not computed.
     const next = l > 0 ? new Float64Array(batch * inputs) : undefined;
-    for (let n = 0; n < batch; n++) {
+    // Rows are taken four at a time so each weight and gradient cell is loaded once per four rows; the sums
+    // still run in row order, so the result is the same to the bit as one row at a time.
+    let n = 0;
+    for (; n + 4 <= batch; n += 4) {
+      const p0 = n * inputs;
+      const p1 = p0 + inputs;
+      const p2 = p1 + inputs;
+      const p3 = p2 + inputs;
+      for (let o = 0; o < outputs; o++) {
+        const d0 = delta[n * outputs + o] as number;
+        const d1 = delta[(n + 1) * outputs + o] as number;
+        const d2 = delta[(n + 2) * outputs + o] as number;
+        const d3 = delta[(n + 3) * outputs + o] as number;
+        gb[o] = (gb[o] as number) + d0 + d1 + d2 + d3;
+        const wo = o * inputs;
+        for (let i = 0; i < inputs; i++) {
+          let g = gw[wo + i] as number;
+          g += d0 * (prev[p0 + i] as number);
+          g += d1 * (prev[p1 + i] as number);
+          g += d2 * (prev[p2 + i] as number);
+          g += d3 * (prev[p3 + i] as number);
+          gw[wo + i] = g;
+        }
+        if (!next) continue;
+        for (let i = 0; i < inputs; i++) {
+          const w = weights[wo + i] as number;
+          next[p0 + i] = (next[p0 + i] as number) + d0 * w;
+          next[p1 + i] = (next[p1 + i] as number) + d1 * w;
+          next[p2 + i] = (next[p2 + i] as number) + d2 * w;
+          next[p3 + i] = (next[p3 + i] as number) + d3 * w;
+        }
+      }
+    }
+    for (; n < batch; n++) {
       const po = n * inputs;
       for (let o = 0; o < outputs; o++) {
         const d = delta[n * outputs + o] as number;
-        if (d === 0) continue;
         gb[o] = (gb[o] as number) + d;
         const wo = o * inputs;
         for (let i = 0; i < inputs; i++) gw[wo + i] = (gw[wo + i] as number) + d * (prev[po + i] as number);
