@@ -59,9 +59,12 @@ export async function evaluate(options: EvalOptions): Promise<{ report: EvalRepo
     }
     const key = joinKey(parseTimestampMs(ts, line), keyColumns, fields);
     labels.set(key, {
-      label: fields.label === '1' ? 1 : 0,
+      label: flag(fields.label, 'label', line),
       kind: fields.kind ?? '',
-      maintenance: fields.maintenance === '1' ? 1 : 0,
+      maintenance:
+        fields.maintenance === undefined || fields.maintenance === ''
+          ? 0
+          : flag(fields.maintenance, 'maintenance', line),
     });
   }
   const columns = keyColumns ?? [];
@@ -107,6 +110,17 @@ export async function evaluate(options: EvalOptions): Promise<{ report: EvalRepo
     count: acc.score.length,
   };
   return { report: summarise(rows, threshold, options.topRows, labels.size - matched.size, unlabelled), rows };
+}
+
+/** A 0/1 label cell; anything else is an error, never silently "normal". */
+function flag(text: string, column: string, line: number): 0 | 1 {
+  const t = text.trim().toLowerCase();
+  if (t === '1' || t === '1.0' || t === 'true') return 1;
+  if (t === '0' || t === '0.0' || t === 'false') return 0;
+  throw new CellwatchError('INPUT_VALUE', `${column} must be 0 or 1, found "${text}" on line ${line}`, {
+    line,
+    column,
+  });
 }
 
 function joinKey(timestampMs: number, columns: readonly string[], fields: Record<string, string>): string {
