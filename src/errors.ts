@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   TRAIN_CONFIG: 'the training configuration is invalid',
   TRAIN_DIVERGED: 'training produced a non-finite loss',
   LABELS_MISMATCH: 'the labels do not match any scored row',
+  OUTPUT_WRITE: 'an output file or folder cannot be written',
   USAGE: 'the command line is invalid',
 } as const;
 

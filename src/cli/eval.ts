@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { evaluate, type EvalReport } from '../eval/evaluate.js';
+import { checkWritable, ensureFolder, writeFailure } from '../io/output-file.js';
 import { writePlots } from '../eval/plots.js';
 import { fixed, percent, table } from './output.js';
 import { integer, list } from './parse.js';
@@ -31,6 +32,8 @@ export function registerEval(program: Command): void {
     .option('--top <n>', 'highest-error rows listed', integer(1, 1000), 10)
     .option('--json', 'print the report as JSON')
     .action(async (flags: EvalFlags) => {
+      if (flags.report) await checkWritable(flags.report);
+      if (flags.plots) await ensureFolder(flags.plots);
       const { report, rows } = await evaluate({
         scores: flags.scores,
         labels: flags.labels,
@@ -41,7 +44,11 @@ export function registerEval(program: Command): void {
       const plots = flags.plots
         ? await writePlots(rows, { dir: flags.plots, threshold: report.threshold, entities: flags.plotEntities })
         : [];
-      if (flags.report) await writeFile(flags.report, `${JSON.stringify(report, null, 2)}\n`);
+      if (flags.report) {
+        await writeFile(flags.report, `${JSON.stringify(report, null, 2)}\n`).catch((err: unknown) => {
+          throw writeFailure(flags.report as string, err);
+        });
+      }
       if (flags.json) console.log(JSON.stringify({ ...report, plots }));
       else printEvalReport(report, plots);
     });
@@ -60,6 +67,7 @@ function printEvalReport(report: EvalReport, plots: string[]): void {
       ['flag rate, maintenance', report.flagRateMaintenance === null ? 'n/a' : percent(report.flagRateMaintenance)],
       ['labelled rows not scored', report.unscoredLabelledRows],
       ['scored rows without label', report.unlabelledScoredRows],
+      ['lines skipped (unreadable)', report.skippedLines.count],
     ]),
   );
   console.log('recall per anomaly kind at the model threshold');
@@ -71,6 +79,8 @@ function printEvalReport(report: EvalReport, plots: string[]): void {
     const truth = row.label === 1 ? `anomaly ${row.kind}` : row.kind || 'normal';
     console.log(`  ${row.timestamp} ${row.entity} score ${fixed(row.score, 2)} [${truth}] ${row.topKpis}`);
   }
+  for (const s of report.skippedLines.first.slice(0, 5))
+    console.log(`  ${s.file} line ${s.line}: ${s.code} ${s.message}`);
   if (plots.length > 0) console.log(`plots: ${plots.join(', ')}`);
 }
 

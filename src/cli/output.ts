@@ -1,4 +1,5 @@
 import { CellwatchError } from '../errors.js';
+import type { RowIssue } from '../io/table.js';
 
 /** Exit codes: one per class of failure, so scripts and systemd can tell them apart. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, input: 3, model: 4 } as const;
@@ -6,7 +7,7 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, input: 3, model: 4 } as const
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof CellwatchError)) return EXIT.failure;
   if (err.code === 'USAGE' || err.code === 'TRAIN_CONFIG') return EXIT.usage;
-  if (err.code.startsWith('INPUT_') || err.code === 'LABELS_MISMATCH') return EXIT.input;
+  if (err.code.startsWith('INPUT_') || err.code === 'LABELS_MISMATCH' || err.code === 'OUTPUT_WRITE') return EXIT.input;
   if (err.code.startsWith('MODEL_') || err.code === 'SCORE_NON_FINITE') return EXIT.model;
   return EXIT.failure;
 }
@@ -17,7 +18,11 @@ export function describeError(err: unknown): string {
     const details = Object.keys(err.details).length > 0 ? ` ${JSON.stringify(err.details)}` : '';
     return `error ${err.code}: ${err.message}${details}`;
   }
-  return `error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  // A system error (ENOENT, EACCES, ENOSPC …) is the machine's, not a bug: say it without a stack trace.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && typeof code === 'string' && /^E[A-Z]+$/.test(code))
+    return `error ${code}: ${err.message}`;
+  return `error INTERNAL: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
 }
 
 export function fixed(value: number, digits = 3): string {
@@ -32,4 +37,12 @@ export function percent(value: number, digits = 1): string {
 export function table(rows: [string, string | number][]): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join('\n');
+}
+
+/** The first input issues with their line numbers, then how many there were in all. */
+export function printIssues(issues: readonly RowIssue[], total: number): void {
+  for (const issue of issues.slice(0, 5)) {
+    console.log(`  line ${issue.line}: ${issue.code} ${issue.message}${issue.rowDropped ? ' (row dropped)' : ''}`);
+  }
+  if (total > 5) console.log(`  … ${total - 5} more input issues`);
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { scoreFile, type ScoreOptions } from '../score/score-file.js';
-import { fixed, percent, table } from './output.js';
+import { fixed, percent, printIssues, table } from './output.js';
 import { integer, list } from './parse.js';
 
 type ScoreFlags = Omit<ScoreOptions, 'intraOpThreads'> & { threads: number; json?: boolean };
@@ -51,8 +51,6 @@ export function registerScore(program: Command): void {
           ['rows per second', Math.round(report.rowsScored / Math.max(report.durationS, 1e-9))],
         ]),
       );
-      for (const issue of report.issues.slice(0, 5)) {
-        console.log(`  line ${issue.line}: ${issue.code} ${issue.message}${issue.rowDropped ? ' (row dropped)' : ''}`);
-      }
+      printIssues(report.issues, report.issueCount);
     });
 }

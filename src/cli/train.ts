@@ -1,11 +1,11 @@
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { TIME_FEATURES } from '../features/time-features.js';
+import { TIME_FEATURES, type TimeFeature } from '../features/time-features.js';
 import { inputColumns, type Layout } from '../model/contract.js';
 import type { EpochReport } from '../model/trainer.js';
 import { TRAIN_DEFAULTS, trainModel, variantShape, type TrainReport } from '../train/train.js';
 import { VARIANT_NAMES, type VariantName } from '../train/variants.js';
-import { fixed, table } from './output.js';
+import { fixed, printIssues, table } from './output.js';
 import { integer, integerList, list, oneOf, real } from './parse.js';
 
 interface TrainFlags {
@@ -19,7 +19,7 @@ interface TrainFlags {
   variant: VariantName;
   normalize: 'per_entity' | 'global';
   window?: number;
-  timeFeatures?: string[];
+  timeFeatures?: TimeFeature[];
   hidden?: number[];
   bottleneck?: number;
   trimPercentile?: number;
@@ -61,7 +61,7 @@ export function registerTrain(program: Command): void {
       new Option('--seasonality <mode>', 'normalise per local hour of day, or not').choices(['none', 'hour_of_day']),
     )
     .option('--window <rows>', 'rows per input: current row and the ones before it', integer(1, 64))
-    .option('--time-features <list>', `calendar features: ${TIME_FEATURES.join(', ')} or none`, list)
+    .option('--time-features <list>', `calendar features: ${TIME_FEATURES.join(', ')} or none`, timeFeatureList)
     .option('--hidden <sizes>', 'hidden layer sizes of the encoder, e.g. 32,16', integerList)
     .option('--bottleneck <units>', 'bottleneck units', integer(1, 1024))
     .option(
@@ -94,7 +94,7 @@ export function registerTrain(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (flags: TrainFlags) => {
       const shape = variantShape(flags.variant);
-      const timeFeatures = flags.timeFeatures?.includes('none') ? [] : flags.timeFeatures?.map(oneOf(TIME_FEATURES));
+      const timeFeatures = flags.timeFeatures;
       const progress = flags.json || !process.stderr.isTTY ? undefined : newProgressBar();
       progress?.start(flags.epochs, 0, { loss: 'n/a' });
       const onEpoch = (r: EpochReport) => progress?.update(r.epoch, { loss: fixed(r.validationLoss, 4) });
@@ -172,6 +172,7 @@ function printTrainReport(report: TrainReport): void {
   const width = inputColumns(layout).length;
   const hidden = t?.hidden ?? [];
   console.log(`trained ${report.contract.modelId} v${report.contract.modelVersion} → ${report.output}`);
+  printIssues(report.issues, report.issueCount);
   console.log(
     table([
       ['variant', t?.variant ?? ''],
@@ -208,4 +209,11 @@ function inputText(layout: Layout): string {
   const time = layout.timeFeatures.join('+') || 'none';
   const width = inputColumns(layout).length;
   return `${width} (window ${layout.window}, time ${time}, frozen share ${layout.frozenShare ? 'yes' : 'no'})`;
+}
+
+/** "none" or a list of time features; commander reports anything else against the option. */
+function timeFeatureList(text: string): TimeFeature[] {
+  const items = list(text);
+  if (items.length === 1 && items[0] === 'none') return [];
+  return items.map(oneOf(TIME_FEATURES));
 }

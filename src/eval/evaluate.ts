@@ -44,28 +44,57 @@ export interface EvalReport extends PrSummary {
   recallByKind: Record<string, { rows: number; recall: number }>;
   unscoredLabelledRows: number;
   unlabelledScoredRows: number;
+  skippedLines: SkippedLines;
   top: TopRow[];
 }
 
-/** Join scored rows with labels on timestamp and entity, then measure detection quality. */
+/** Lines of the labels or scores file that were left out, with the first few kept for the report. */
+export interface SkippedLines {
+  count: number;
+  first: { file: string; line: number; code: string; message: string }[];
+}
+
+function skip(skipped: SkippedLines, file: string, line: number, code: string, message: string): void {
+  skipped.count++;
+  if (skipped.first.length < 10) skipped.first.push({ file, line, code, message });
+}
+
+/** A timestamp cell as epoch ms, or undefined after recording why not. */
+function timestampOf(text: string | undefined, file: string, line: number, skipped: SkippedLines): number | undefined {
+  try {
+    return parseTimestampMs(text ?? '', line);
+  } catch (err) {
+    skip(skipped, file, line, 'INPUT_TIMESTAMP', (err as Error).message);
+    return undefined;
+  }
+}
+
+/**
+ * Join scored rows with labels on timestamp and entity, then measure detection quality. A line that cannot
+ * be used (bad timestamp, label that is not 0/1, score that is not a finite number) is skipped and counted.
+ */
 export async function evaluate(options: EvalOptions): Promise<{ report: EvalReport; rows: ScoredLabelledRows }> {
+  const skipped: SkippedLines = { count: 0, first: [] };
   const labels = new Map<string, { label: number; kind: string; maintenance: number }>();
   let keyColumns: string[] | undefined = options.entityColumns;
-  for await (const { line, fields } of readRecords(options.labels)) {
+  for await (const event of readRecords(options.labels)) {
+    if (event.kind === 'issue') {
+      skip(skipped, 'labels', event.line, event.code, event.message);
+      continue;
+    }
+    const { line, fields } = event;
     keyColumns ??= KNOWN_ENTITY_COLUMNS.filter((c) => c in fields);
-    const ts = fields[options.timestampColumn];
-    if (ts === undefined || fields.label === undefined) {
+    if (fields[options.timestampColumn] === undefined || fields.label === undefined) {
       throw new CellwatchError('INPUT_COLUMNS', `labels need ${options.timestampColumn} and label columns`, { line });
     }
-    const key = joinKey(parseTimestampMs(ts, line), keyColumns, fields);
-    labels.set(key, {
-      label: flag(fields.label, 'label', line),
-      kind: fields.kind ?? '',
-      maintenance:
-        fields.maintenance === undefined || fields.maintenance === ''
-          ? 0
-          : flag(fields.maintenance, 'maintenance', line),
-    });
+    const ts = timestampOf(fields[options.timestampColumn], 'labels', line, skipped);
+    const label = flag(fields.label);
+    const maintenance = fields.maintenance === undefined || fields.maintenance === '' ? 0 : flag(fields.maintenance);
+    if (label === undefined || maintenance === undefined) {
+      skip(skipped, 'labels', line, 'INPUT_VALUE', 'label and maintenance must be 0 or 1');
+      continue;
+    }
+    if (ts !== undefined) labels.set(joinKey(ts, keyColumns, fields), { label, kind: fields.kind ?? '', maintenance });
   }
   const columns = keyColumns ?? [];
 
@@ -74,9 +103,18 @@ export async function evaluate(options: EvalOptions): Promise<{ report: EvalRepo
   let threshold = Number.NaN;
   let unlabelled = 0;
   const matched = new Set<string>();
-  for await (const { line, fields } of readRecords(options.scores)) {
+  for await (const event of readRecords(options.scores)) {
+    if (event.kind === 'issue') {
+      skip(skipped, 'scores', event.line, event.code, event.message);
+      continue;
+    }
+    const { line, fields } = event;
     if (fields.score === undefined || fields.score === '') continue;
-    const ts = parseTimestampMs(fields[options.timestampColumn] ?? '', line);
+    const score = Number(fields.score);
+    const ts = timestampOf(fields[options.timestampColumn], 'scores', line, skipped);
+    if (!Number.isFinite(score))
+      skip(skipped, 'scores', line, 'INPUT_VALUE', `score "${fields.score}" is not a number`);
+    if (ts === undefined || !Number.isFinite(score)) continue;
     const key = joinKey(ts, columns, fields);
     const truth = labels.get(key);
     if (!truth) {
@@ -86,7 +124,7 @@ export async function evaluate(options: EvalOptions): Promise<{ report: EvalRepo
     matched.add(key);
     if (Number.isNaN(threshold)) threshold = Number(fields.threshold);
     acc.ts.push(ts);
-    acc.score.push(Number(fields.score));
+    acc.score.push(score);
     acc.label.push(truth.label);
     acc.kind.push(truth.kind);
     more.entity.push(columns.map((c) => fields[c] ?? '').join('/'));
@@ -96,6 +134,7 @@ export async function evaluate(options: EvalOptions): Promise<{ report: EvalRepo
   if (acc.score.length === 0) {
     throw new CellwatchError('LABELS_MISMATCH', 'no scored row matches a label (check timestamps and entity columns)', {
       keyColumns: columns,
+      skippedLines: skipped.count,
     });
   }
 
@@ -109,18 +148,16 @@ export async function evaluate(options: EvalOptions): Promise<{ report: EvalRepo
     maintenance: Uint8Array.from(more.maintenance),
     count: acc.score.length,
   };
-  return { report: summarise(rows, threshold, options.topRows, labels.size - matched.size, unlabelled), rows };
+  const report = summarise(rows, threshold, options.topRows, labels.size - matched.size, unlabelled);
+  return { report: { ...report, skippedLines: skipped }, rows };
 }
 
-/** A 0/1 label cell; anything else is an error, never silently "normal". */
-function flag(text: string, column: string, line: number): 0 | 1 {
+/** A 0/1 label cell, or undefined for anything else: an unreadable label is never silently "normal". */
+function flag(text: string): 0 | 1 | undefined {
   const t = text.trim().toLowerCase();
   if (t === '1' || t === '1.0' || t === 'true') return 1;
   if (t === '0' || t === '0.0' || t === 'false') return 0;
-  throw new CellwatchError('INPUT_VALUE', `${column} must be 0 or 1, found "${text}" on line ${line}`, {
-    line,
-    column,
-  });
+  return undefined;
 }
 
 function joinKey(timestampMs: number, columns: readonly string[], fields: Record<string, string>): string {
@@ -134,7 +171,7 @@ function summarise(
   topRows: number,
   unscoredLabelledRows: number,
   unlabelledScoredRows: number,
-): EvalReport {
+): Omit<EvalReport, 'skippedLines'> {
   const keep: number[] = [];
   for (let i = 0; i < rows.count; i++) if (rows.maintenance[i] !== 1) keep.push(i);
   const score = Float64Array.from(keep, (i) => rows.score[i] as number);

@@ -48,9 +48,16 @@ export class StatsAccumulator {
   }
 }
 
+/**
+ * Beyond this a z-score says nothing more, and its square must stay finite in float32 (max 3.4e38):
+ * a reading a thousand deviations out is clamped there and still scores as wildly anomalous.
+ */
+export const MAX_ABS_Z = 1000;
+
 /** z-score one value; a constant KPI maps to its distance from the mean in raw units scaled by 1. */
 export function zScore(value: number, mean: number, std: number): number {
-  return (value - mean) / (std < MIN_STD ? 1 : std);
+  const z = (value - mean) / (std < MIN_STD ? 1 : std);
+  return Math.max(-MAX_ABS_Z, Math.min(MAX_ABS_Z, z));
 }
 
 export function unZScore(z: number, mean: number, std: number): number {

@@ -1,9 +1,9 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import { CellwatchError } from '../errors.js';
+import { ensureFolder } from '../io/output-file.js';
 import { formatTimestamp } from '../io/timestamp.js';
 import { Rng } from '../rng.js';
 import { planEpisodes, type Episode } from './episodes.js';
@@ -95,7 +95,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
     return simulateSector(profile, plan, clock, options.seed * 7919 + index);
   });
 
-  await mkdir(options.outDir, { recursive: true });
+  await ensureFolder(options.outDir);
   const splitRow = options.trainDays * rowsPerDay;
   const parts = [
     { name: 'train', from: 0, to: Math.min(splitRow, clock.rows) },

@@ -1,11 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { access, constants } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { parse } from 'csv-parse';
 import { CellwatchError } from '../errors.js';
-import { parseTimestampMs } from './timestamp.js';
+import { checkReadable, csvRecords, formatOf, jsonText, parseJsonObject, textLines } from './source-file.js';
 import {
   parseKpiCell,
   resolveSchema,
@@ -14,6 +8,7 @@ import {
   type SchemaOptions,
   type TableSchema,
 } from './table.js';
+import { parseTimestampMs } from './timestamp.js';
 
 export type TableEvent = { kind: 'row'; row: KpiRow } | { kind: 'issue'; issue: RowIssue };
 
@@ -23,136 +18,95 @@ export interface OpenTable {
   events: AsyncIterable<TableEvent>;
 }
 
-type Format = 'csv' | 'jsonl';
-
-function formatOf(path: string): { format: Format; gzip: boolean } {
-  const gzip = path.endsWith('.gz');
-  const base = gzip ? path.slice(0, -3) : path;
-  if (base.endsWith('.csv') || base.endsWith('.txt')) return { format: 'csv', gzip };
-  if (base.endsWith('.jsonl') || base.endsWith('.ndjson')) return { format: 'jsonl', gzip };
-  throw new CellwatchError('INPUT_FORMAT', `unknown input format: ${path}`, { path });
-}
-
-function openStream(path: string, gzip: boolean): Readable {
-  const file = createReadStream(path);
-  return gzip ? file.pipe(createGunzip()) : file;
-}
-
 /** Open a wide CSV or JSONL file of KPI rows and resolve its schema from the header or first object. */
 export async function openTable(path: string, options: SchemaOptions = {}): Promise<OpenTable> {
   const { format, gzip } = formatOf(path);
-  try {
-    await access(path, constants.R_OK);
-  } catch {
-    throw new CellwatchError('INPUT_NOT_FOUND', `cannot read input: ${path}`, { path });
-  }
+  await checkReadable(path);
   return format === 'csv' ? openCsv(path, gzip, options) : openJsonl(path, gzip, options);
 }
 
+function issueEvent(code: RowIssue['code'], line: number, message: string, rowDropped = true): TableEvent {
+  return { kind: 'issue', issue: { code, line, message, rowDropped } };
+}
+
 async function openCsv(path: string, gzip: boolean, options: SchemaOptions): Promise<OpenTable> {
-  const parser = openStream(path, gzip).pipe(
-    parse({ relax_column_count: true, skip_empty_lines: true, info: true, bom: true, trim: true }),
-  );
-  const records = parser[Symbol.asyncIterator]() as AsyncIterator<{ record: string[]; info: { lines: number } }>;
-  const first = await records.next();
-  if (first.done) throw new CellwatchError('INPUT_EMPTY', `empty input: ${path}`, { path });
-  const header = first.value.record;
+  const records = csvRecords(path, gzip);
+  const early: TableEvent[] = [];
+  let header: string[] | undefined;
+  while (header === undefined) {
+    const next = await records.next();
+    if (next.done) throw new CellwatchError('INPUT_EMPTY', `empty input: ${path}`, { path });
+    if (next.value.kind === 'record') header = next.value.fields;
+    else early.push(issueEvent(next.value.code, next.value.line, next.value.message));
+  }
   const schema = resolveSchema(header, options);
+  const width = header.length;
   const tsIndex = header.indexOf(schema.timestampColumn);
   const entityIndex = schema.entityColumns.map((name) => header.indexOf(name));
   const featureIndex = schema.features.map((name) => header.indexOf(name));
+  const columns = header;
 
   async function* events(): AsyncGenerator<TableEvent> {
-    for (;;) {
-      const next = await records.next();
-      if (next.done) return;
-      const { record, info } = next.value;
-      const line = info.lines;
-      if (record.length !== header.length) {
-        const message = `expected ${header.length} fields, found ${record.length}`;
-        yield { kind: 'issue', issue: { code: 'INPUT_FIELD_COUNT', line, message, rowDropped: true } };
+    yield* early;
+    for await (const event of records) {
+      if (event.kind === 'issue') {
+        yield issueEvent(event.code, event.line, event.message);
         continue;
       }
-      yield* buildRow(
-        line,
-        record[tsIndex] ?? '',
-        entityIndex.map((i) => record[i] ?? ''),
-        (k) => {
-          const index = featureIndex[k] as number;
-          return { text: record[index] ?? '', column: header[index] ?? '' };
-        },
-        schema.features.length,
-      );
+      const { fields, line } = event;
+      if (fields.length !== width) {
+        yield issueEvent('INPUT_FIELD_COUNT', line, `expected ${width} fields, found ${fields.length}`);
+        continue;
+      }
+      const cell = (k: number) => {
+        const index = featureIndex[k] as number;
+        return { text: fields[index] ?? '', column: columns[index] ?? '' };
+      };
+      const entity = entityIndex.map((i) => fields[i] ?? '');
+      yield* buildRow(line, fields[tsIndex] ?? '', entity, cell, schema.features.length);
     }
   }
   return { schema, events: events() };
 }
 
+/**
+ * JSONL: the schema comes from the first object, plus any column named in the options, so an object that
+ * simply omits a KPI (a missing value) does not hide that KPI. Lines that are not objects are reported.
+ */
 async function openJsonl(path: string, gzip: boolean, options: SchemaOptions): Promise<OpenTable> {
-  const lines = createInterface({ input: openStream(path, gzip), crlfDelay: Infinity })[Symbol.asyncIterator]();
-  let lineNo = 0;
-  let firstObject: Record<string, unknown> | undefined;
-  let firstLine = 0;
-  while (firstObject === undefined) {
+  const lines = textLines(path, gzip);
+  const early: TableEvent[] = [];
+  let first: { line: number; object: Record<string, unknown> } | undefined;
+  while (first === undefined) {
     const next = await lines.next();
-    if (next.done) throw new CellwatchError('INPUT_EMPTY', `empty input: ${path}`, { path });
-    lineNo++;
-    if (next.value.trim() === '') continue;
-    firstObject = parseJsonObject(next.value);
-    if (firstObject === undefined) throw new CellwatchError('INPUT_JSON', `line ${lineNo} is not a JSON object`, {});
-    firstLine = lineNo;
+    if (next.done) throw new CellwatchError('INPUT_EMPTY', `no JSON object in ${path}`, { path });
+    const object = parseJsonObject(next.value.text);
+    if (object) first = { line: next.value.line, object };
+    else early.push(issueEvent('INPUT_JSON', next.value.line, 'not a JSON object'));
   }
-  const schema = resolveSchema(Object.keys(firstObject), options);
+  const named = [options.timestampColumn, ...(options.entityColumns ?? []), ...(options.features ?? [])];
+  const keys = [...new Set([...Object.keys(first.object), ...named.filter((c): c is string => c !== undefined)])];
+  const schema = resolveSchema(keys, options);
 
-  function* fromObject(line: number, object: Record<string, unknown>): Generator<TableEvent> {
-    yield* buildRow(
-      line,
-      jsonText(object[schema.timestampColumn]),
-      schema.entityColumns.map((c) => jsonText(object[c])),
-      (k) => {
-        const column = schema.features[k] as string;
-        return { text: jsonText(object[column]), column };
-      },
-      schema.features.length,
-    );
+  function fromObject(line: number, object: Record<string, unknown>): Generator<TableEvent> {
+    const entity = schema.entityColumns.map((c) => jsonText(object[c]));
+    const cell = (k: number) => {
+      const column = schema.features[k] as string;
+      return { text: jsonText(object[column]), column };
+    };
+    return buildRow(line, jsonText(object[schema.timestampColumn]), entity, cell, schema.features.length);
   }
 
   async function* events(): AsyncGenerator<TableEvent> {
-    yield* fromObject(firstLine, firstObject as Record<string, unknown>);
-    for (;;) {
-      const next = await lines.next();
-      if (next.done) return;
-      lineNo++;
-      if (next.value.trim() === '') continue;
-      const object = parseJsonObject(next.value);
-      if (object === undefined) {
-        const issue: RowIssue = { code: 'INPUT_JSON', line: lineNo, message: 'not a JSON object', rowDropped: true };
-        yield { kind: 'issue', issue };
-        continue;
-      }
-      yield* fromObject(lineNo, object);
+    yield* early;
+    yield* fromObject(first!.line, first!.object);
+    for await (const { line, text } of lines) {
+      const object = parseJsonObject(text);
+      if (object) yield* fromObject(line, object);
+      else yield issueEvent('INPUT_JSON', line, 'not a JSON object');
     }
   }
   return { schema, events: events() };
-}
-
-/** A JSON value as cell text: null and absent are empty (missing); objects keep their JSON so they fail parsing. */
-function jsonText(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
-}
-
-function parseJsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Shared by both formats: parse the timestamp and the KPI cells, reporting what could not be taken. */
@@ -167,8 +121,7 @@ function* buildRow(
   try {
     timestampMs = parseTimestampMs(timestampText, line);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    yield { kind: 'issue', issue: { code: 'INPUT_TIMESTAMP', line, message, rowDropped: true } };
+    yield issueEvent('INPUT_TIMESTAMP', line, err instanceof Error ? err.message : String(err));
     return;
   }
   const values = new Float64Array(width);
@@ -176,8 +129,7 @@ function* buildRow(
     const { text, column } = cell(k);
     const value = parseKpiCell(text);
     if (value === undefined) {
-      const message = `column ${column}: "${text}" is not a number; treated as missing`;
-      yield { kind: 'issue', issue: { code: 'INPUT_VALUE', line, message, rowDropped: false } };
+      yield issueEvent('INPUT_VALUE', line, `column ${column}: "${text}" is not a usable number; missing`, false);
       values[k] = Number.NaN;
     } else {
       values[k] = value;

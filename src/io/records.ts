@@ -1,41 +1,56 @@
-import { createReadStream } from 'node:fs';
-import { access, constants } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
-import { parse } from 'csv-parse';
 import { CellwatchError } from '../errors.js';
+import { checkReadable, csvRecords, formatOf, parseJsonObject, textLines, type LineIssue } from './source-file.js';
 
 /** A header-keyed record with its 1-based line, for files that are not KPI tables (labels, scores). */
 export interface TextRecord {
+  kind: 'record';
   line: number;
   fields: Record<string, string>;
 }
 
-/** Stream a CSV (with header) or JSONL file as string-valued records. */
-export async function* readRecords(path: string): AsyncGenerator<TextRecord> {
-  try {
-    await access(path, constants.R_OK);
-  } catch {
-    throw new CellwatchError('INPUT_NOT_FOUND', `cannot read input: ${path}`, { path });
-  }
-  const raw = createReadStream(path);
-  const input = path.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
-  const base = path.replace(/\.gz$/, '');
-  if (base.endsWith('.jsonl')) {
-    let line = 0;
-    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
-      line++;
-      if (text.trim() === '') continue;
-      const value = JSON.parse(text) as Record<string, unknown>;
+/**
+ * Stream a CSV (with header) or JSONL file as string-valued records. A line that does not fit (wrong field
+ * count, not a JSON object) is yielded as an issue and the file goes on.
+ */
+export async function* readRecords(path: string): AsyncGenerator<TextRecord | LineIssue> {
+  const { format, gzip } = formatOf(path);
+  await checkReadable(path);
+  if (format === 'jsonl') {
+    for await (const { line, text } of textLines(path, gzip)) {
+      const value = parseJsonObject(text);
+      if (!value) {
+        yield { kind: 'issue', line, code: 'INPUT_JSON', message: 'not a JSON object' };
+        continue;
+      }
       const fields: Record<string, string> = {};
       for (const [k, v] of Object.entries(value)) fields[k] = typeof v === 'string' ? v : JSON.stringify(v);
-      yield { line, fields };
+      yield { kind: 'record', line, fields };
     }
     return;
   }
-  if (!base.endsWith('.csv')) throw new CellwatchError('INPUT_FORMAT', `unknown input format: ${path}`, { path });
-  const parser = input.pipe(parse({ columns: true, skip_empty_lines: true, info: true, bom: true, trim: true }));
-  for await (const item of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-    yield { line: item.info.lines, fields: item.record };
+  let header: string[] | undefined;
+  for await (const event of csvRecords(path, gzip)) {
+    if (event.kind === 'issue') {
+      yield event;
+      continue;
+    }
+    if (!header) {
+      header = event.fields;
+      const duplicates = header.filter((name, i) => header?.indexOf(name) !== i);
+      if (duplicates.length > 0) {
+        throw new CellwatchError('INPUT_COLUMNS', `duplicate column names in ${path}: ${duplicates.join(', ')}`, {
+          path,
+        });
+      }
+      continue;
+    }
+    if (event.fields.length !== header.length) {
+      const message = `expected ${header.length} fields, found ${event.fields.length}`;
+      yield { kind: 'issue', line: event.line, code: 'INPUT_FIELD_COUNT', message };
+      continue;
+    }
+    const fields: Record<string, string> = {};
+    header.forEach((name, i) => (fields[name] = event.fields[i] ?? ''));
+    yield { kind: 'record', line: event.line, fields };
   }
 }

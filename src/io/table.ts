@@ -41,6 +41,12 @@ export interface SchemaOptions {
 export function resolveSchema(header: readonly string[], options: SchemaOptions): TableSchema {
   const timestampColumn = options.timestampColumn ?? DEFAULT_TIMESTAMP_COLUMN;
   const present = new Set(header);
+  const duplicates = header.filter((name, i) => header.indexOf(name) !== i);
+  if (duplicates.length > 0) {
+    throw new CellwatchError('INPUT_COLUMNS', `duplicate column names: ${[...new Set(duplicates)].join(', ')}`, {
+      duplicates,
+    });
+  }
   if (!present.has(timestampColumn)) {
     throw new CellwatchError('INPUT_COLUMNS', `timestamp column "${timestampColumn}" not in header`, {
       header: [...header],
@@ -56,6 +62,12 @@ export function resolveSchema(header: readonly string[], options: SchemaOptions)
     options.features ??
     (defaultSetPresent ? [...DEFAULT_KPIS] : header.filter((name) => !taken.has(name) && !labels.has(name)));
 
+  const clashes = features.filter((name, i) => taken.has(name) || features.indexOf(name) !== i);
+  if (clashes.length > 0) {
+    throw new CellwatchError('INPUT_COLUMNS', `features repeat or name the timestamp/entity: ${clashes.join(', ')}`, {
+      clashes,
+    });
+  }
   const missing = [...entityColumns, ...features].filter((name) => !present.has(name));
   if (missing.length > 0) {
     throw new CellwatchError('INPUT_COLUMNS', `columns not in header: ${missing.join(', ')}`, { missing });
@@ -65,11 +77,19 @@ export function resolveSchema(header: readonly string[], options: SchemaOptions)
 }
 
 const MISSING_TOKENS = new Set(['', 'nan', 'na', 'null', 'none', 'nil']);
+// Decimal numbers only: Number() would also take "0x1A", "0b11" and "  " as numbers.
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+/**
+ * Beyond this magnitude a KPI reading is garbage (a sentinel, a unit error, a corrupt counter): squares of
+ * such values overflow the statistics. Raw 64-bit counters are turned into deltas before they get here.
+ */
+export const MAX_KPI_MAGNITUDE = 1e15;
 
-/** Parse one KPI cell. Returns NaN for a missing value and undefined for text that is not a number. */
+/** Parse one KPI cell. Returns NaN for a missing value and undefined for text that is not a usable number. */
 export function parseKpiCell(text: string): number | undefined {
   const trimmed = text.trim();
   if (MISSING_TOKENS.has(trimmed.toLowerCase())) return Number.NaN;
+  if (!DECIMAL.test(trimmed)) return undefined;
   const value = Number(trimmed);
-  return Number.isFinite(value) ? value : undefined;
+  return Number.isFinite(value) && Math.abs(value) <= MAX_KPI_MAGNITUDE ? value : undefined;
 }

@@ -34,17 +34,19 @@ export function contractFromMetadata(props: ReadonlyMap<string, string>): ModelC
       if (field !== 'training') missing.push(key);
       continue;
     }
+    if (field === 'modelId') {
+      draft[field] = text; // plain text, never JSON: an id "null" or "1.50" stays what it says
+      continue;
+    }
     try {
       draft[field] = JSON.parse(text);
     } catch {
-      // modelId is plain text; everything else must be JSON.
-      draft[field] = text;
+      draft[field] = text; // the schema check below names the field
     }
   }
   if (missing.length > 0) {
     throw new CellwatchError('MODEL_METADATA', `model metadata lacks ${missing.join(', ')}`, { missing });
   }
-  if (typeof draft.modelId === 'number') draft.modelId = String(draft.modelId);
   if (!validateContract(draft)) {
     const problems = (validateContract.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`);
     throw new CellwatchError('MODEL_METADATA', `invalid model metadata: ${problems.join('; ')}`, { problems });

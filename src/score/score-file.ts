@@ -4,7 +4,9 @@ import { stringify } from 'csv-stringify';
 import { topContributions, formatContributions, type KpiContribution } from '../detect/explain.js';
 import { CellwatchError } from '../errors.js';
 import { Featurizer, type FeatureResult } from '../features/featurizer.js';
+import { checkWritable, writeFailure } from '../io/output-file.js';
 import { openTable } from '../io/read-table.js';
+import { checkDistinct } from '../io/source-file.js';
 import type { KpiRow, RowIssue } from '../io/table.js';
 import { formatTimestamp } from '../io/timestamp.js';
 import { ModelSession } from '../model/session.js';
@@ -42,6 +44,9 @@ interface Pending {
  */
 export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
   const started = performance.now();
+  checkDistinct(options.input, options.output);
+  checkDistinct(options.model, options.output);
+  await checkWritable(options.output);
   const session = await ModelSession.fromFile(options.model, { intraOpThreads: options.intraOpThreads });
   const contract = session.info.contract;
   const table = await openTable(options.input, {
@@ -61,8 +66,11 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
   const columns = [table.schema.timestampColumn, ...table.schema.entityColumns, 'score', 'threshold', 'flag'];
   const out = jsonl ? undefined : stringify({ header: true, columns: [...columns, 'top_kpis', 'status'] });
   const file = createWriteStream(options.output);
-  const done = finished(out ? out.pipe(file) : file);
+  // A write error (disk full) is kept and thrown at the next row, not left as an unhandled rejection.
+  let failure: unknown;
+  const done = finished(out ? out.pipe(file) : file).catch((err: unknown) => (failure ??= err));
   const emit = async (record: Record<string, unknown>, top: KpiContribution[] | undefined, status: string) => {
+    if (failure !== undefined) throw writeFailure(options.output, failure);
     const ok = out
       ? out.write([...columns.map((c) => record[c] ?? ''), top ? formatContributions(top) : '', status])
       : file.write(`${JSON.stringify({ ...record, top_kpis: top ?? [], status })}\n`);
@@ -138,6 +146,10 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
   (out ?? file).end();
   await done;
   await session.close();
+  if (failure !== undefined) throw writeFailure(options.output, failure);
+  if (report.rowsRead === 0) {
+    throw new CellwatchError('INPUT_EMPTY', `no usable rows in ${options.input}`, { issues: report.issueCount });
+  }
   report.durationS = (performance.now() - started) / 1000;
   return report;
 }

@@ -145,9 +145,20 @@ export function buildMatrix(
  */
 export async function loadMaintenanceKeys(path: string, schema: TableSchema): Promise<Set<string>> {
   const keys = new Set<string>();
-  for await (const { line, fields } of readRecords(path)) {
+  for await (const event of readRecords(path)) {
+    // A line that cannot be read marks nothing; the training data itself is not affected.
+    if (event.kind === 'issue') continue;
+    const { line, fields } = event;
+    if (fields.maintenance === undefined) {
+      throw new CellwatchError('INPUT_COLUMNS', `${path} has no maintenance column`, { path, line });
+    }
     if (fields.maintenance !== '1') continue;
-    const ts = parseTimestampMs(fields[schema.timestampColumn] ?? '', line);
+    let ts: number;
+    try {
+      ts = parseTimestampMs(fields[schema.timestampColumn] ?? '', line);
+    } catch {
+      continue; // an unreadable timestamp marks no row
+    }
     keys.add(
       rowKey(
         ts,

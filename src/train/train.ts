@@ -1,8 +1,11 @@
 import { CellwatchError } from '../errors.js';
-import type { SchemaOptions } from '../io/table.js';
+import type { RowIssue, SchemaOptions } from '../io/table.js';
 import { percentile, scoresFromErrors, scoreWeights } from '../model/calibrate.js';
 import { CONTRACT_VERSION, type Layout, type ModelContract } from '../model/contract.js';
-import { roundToFloat32, writeOnnxModel } from '../model/onnx-export.js';
+import { checkWritable, writeFailure } from '../io/output-file.js';
+import { checkDistinct } from '../io/source-file.js';
+import { contractFromMetadata } from '../model/model-file.js';
+import { contractToMetadata, roundToFloat32, writeOnnxModel } from '../model/onnx-export.js';
 import type { DenseLayer } from '../model/network.js';
 import { fitAutoencoder, squaredErrors, type EpochReport } from '../model/trainer.js';
 import { VERSION } from '../version.js';
@@ -85,6 +88,8 @@ export interface TrainReport {
   inputRows: number;
   maintenanceRowsExcluded: number;
   issueCount: number;
+  /** The first input issues, with their line numbers. */
+  issues: RowIssue[];
   skipped: Record<string, number>;
   entities: number;
   durationS: number;
@@ -102,6 +107,10 @@ export async function trainModel(options: TrainOptions, onEpoch?: (r: EpochRepor
   if (options.thresholdPercentile <= 0 || options.thresholdPercentile >= 100) {
     throw new CellwatchError('TRAIN_CONFIG', 'threshold percentile must be between 0 and 100', {});
   }
+  if (options.modelId.trim() === '') throw new CellwatchError('TRAIN_CONFIG', 'model id must not be empty', {});
+  checkDistinct(options.input, options.output);
+  if (options.maintenanceFile) checkDistinct(options.maintenanceFile, options.output);
+  await checkWritable(options.output);
   const table = await loadTable(options.input, options.schema);
   let excludedRows = 0;
   if (options.maintenanceFile) {
@@ -190,7 +199,14 @@ export async function trainModel(options: TrainOptions, onEpoch?: (r: EpochRepor
       batchSize: options.batchSize,
     },
   };
-  const modelBytes = await writeOnnxModel(options.output, layers, contract, VERSION);
+  // Read the contract back as the agent will, so a model that could not be loaded is never written.
+  contractFromMetadata(new Map(contractToMetadata(contract).map(({ key, value }) => [key, value])));
+  let modelBytes: number;
+  try {
+    modelBytes = await writeOnnxModel(options.output, layers, contract, VERSION);
+  } catch (err) {
+    throw writeFailure(options.output, err);
+  }
   return {
     output: options.output,
     modelBytes,
@@ -198,6 +214,7 @@ export async function trainModel(options: TrainOptions, onEpoch?: (r: EpochRepor
     inputRows: table.rows.length + excludedRows,
     maintenanceRowsExcluded: excludedRows,
     issueCount: table.issueCount,
+    issues: table.issues,
     skipped: data.skipped,
     entities: Object.keys(normalization.entities).length,
     durationS,

@@ -52,9 +52,22 @@ describe('evaluate', () => {
     expect(report.top[0]?.topKpis).toBe('cpu_load_pct 95 vs 20 (90%)');
   });
 
-  it('refuses a label that is not 0 or 1 with INPUT_VALUE and its line', async () => {
-    const paths = await files(['2026-01-01T00:00:00Z,S1,1,yes,,0']);
-    await expect(evaluate({ ...base, ...paths })).rejects.toMatchObject({ code: 'INPUT_VALUE', details: { line: 2 } });
+  it('skips and reports a label that is not 0 or 1, a bad timestamp and a score that is not a number', async () => {
+    const paths = await files([
+      '2026-01-01T00:00:00Z,S1,1,yes,,0',
+      'yesterday,S1,1,1,,0',
+      '2026-01-01T01:00:00Z,S1,1,1,cpu_spike,0',
+      '2026-01-01T00:00:00Z,S1,2,0,,0',
+    ]);
+    await writeFile(paths.scores, `${SCORES.replace(',0.5,1,0,', ',NaN,1,0,')}\n`);
+    const { report } = await evaluate({ ...base, ...paths });
+    expect(report.skippedLines.count).toBe(3);
+    expect(report.skippedLines.first.map((s) => [s.file, s.line, s.code])).toEqual([
+      ['labels', 2, 'INPUT_VALUE'],
+      ['labels', 3, 'INPUT_TIMESTAMP'],
+      ['scores', 6, 'INPUT_VALUE'],
+    ]);
+    expect(report.rowsEvaluated).toBe(1);
   });
 
   it('fails with LABELS_MISMATCH when no scored row has a label', async () => {

@@ -105,3 +105,71 @@ describe('openTable (JSONL)', () => {
     expect(Array.from(last.row.values)).toEqual([2.5, 4]);
   });
 });
+
+describe('openTable on damaged files', () => {
+  it('reads a stray quote as text (a missing value with an issue) and keeps the rows after it', async () => {
+    const path = join(dir, 'quote.csv');
+    await writeFile(path, 'timestamp,a\n2026-01-01T00:00:00Z,1\n2026-01-01T01:00:00Z,"2"x\n2026-01-01T02:00:00Z,3\n');
+    const events = await collect((await openTable(path)).events);
+    expect(events.map((e) => e.kind)).toEqual(['row', 'issue', 'row', 'row']);
+    expect(events[1]).toMatchObject({ issue: { code: 'INPUT_VALUE', line: 3, rowDropped: false } });
+  });
+
+  it('reports an unclosed quote, then stops with INPUT_FORMAT: the rest of the file cannot be parsed', async () => {
+    const path = join(dir, 'open-quote.csv');
+    await writeFile(path, 'timestamp,a\n2026-01-01T00:00:00Z,1\n2026-01-01T01:00:00Z,"2\n2026-01-01T02:00:00Z,3\n');
+    const seen: TableEvent[] = [];
+    const table = await openTable(path);
+    const reading = (async () => {
+      for await (const e of table.events) seen.push(e);
+    })();
+    await expect(reading).rejects.toMatchObject({ code: 'INPUT_FORMAT' });
+    expect(seen.map((e) => e.kind)).toEqual(['row', 'issue']);
+    expect((seen[1] as Extract<TableEvent, { kind: 'issue' }>).issue.message).toMatch(/Quote Not Closed/);
+  });
+
+  it('refuses duplicate column names instead of reading the wrong column', async () => {
+    const path = join(dir, 'dup.csv');
+    await writeFile(path, 'timestamp,a,a\n');
+    await expect(openTable(path)).rejects.toMatchObject({ code: 'INPUT_COLUMNS' });
+  });
+
+  it('turns a truncated gzip file into INPUT_FORMAT, not a crash', async () => {
+    const path = join(dir, 'cut.csv.gz');
+    const body = gzipSync(`timestamp,a\n${'2026-01-01T00:00:00Z,1\n'.repeat(2000)}`);
+    await writeFile(path, body.subarray(0, body.length - 40));
+    const table = await openTable(path);
+    await expect(collect(table.events)).rejects.toMatchObject({ code: 'INPUT_FORMAT' });
+  });
+
+  it('refuses a folder as input with INPUT_NOT_FOUND', async () => {
+    await expect(openTable(dir + '/')).rejects.toMatchObject({ code: 'INPUT_FORMAT' });
+    const folder = join(dir, 'folder.csv');
+    await (await import('node:fs/promises')).mkdir(folder);
+    await expect(openTable(folder)).rejects.toMatchObject({ code: 'INPUT_NOT_FOUND' });
+  });
+
+  it('treats hexadecimal and out-of-range readings as missing, with an issue', async () => {
+    const path = join(dir, 'range.csv');
+    await writeFile(path, 'timestamp,a,b,c\n2026-01-01T00:00:00Z,0x1A,1e20,-3.5e2\n');
+    const events = await collect((await openTable(path)).events);
+    expect(events.filter((e) => e.kind === 'issue')).toHaveLength(2);
+    const row = events.find((e) => e.kind === 'row') as Extract<TableEvent, { kind: 'row' }>;
+    expect(Array.from(row.row.values)).toEqual([Number.NaN, Number.NaN, -350]);
+  });
+
+  it('JSONL: a KPI absent from the first object is still read when the caller names it; a BOM is dropped', async () => {
+    const path = join(dir, 'sparse.jsonl');
+    const lines = [
+      '\uFEFF{"timestamp":"2026-01-01T00:00:00Z","a":1}',
+      '{"timestamp":"2026-01-01T01:00:00Z","a":2,"b":3}',
+    ];
+    await writeFile(path, `${lines.join('\n')}\n`);
+    const table = await openTable(path, { features: ['a', 'b'] });
+    const rows = (await collect(table.events)).flatMap((e) => (e.kind === 'row' ? [Array.from(e.row.values)] : []));
+    expect(rows).toEqual([
+      [1, Number.NaN],
+      [2, 3],
+    ]);
+  });
+});

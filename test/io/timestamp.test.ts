@@ -39,3 +39,23 @@ describe('parseTimestampMs', () => {
     expect(formatTimestamp(Date.UTC(2026, 2, 1, 12))).toBe('2026-03-01T12:00:00Z');
   });
 });
+
+describe('parseTimestampMs field checks', () => {
+  it.each([
+    '2026-13-10T03:00:00Z',
+    '2026-00-10',
+    '2026-04-31T00:00:00Z',
+    '2025-02-29T00:00:00Z',
+    '2026-01-10T03:00:99Z',
+    '2026-01-10T24:59:00Z',
+    '2026-01-10T03:60:00Z',
+    '2026-01-10T03:00:00+99:99',
+  ])('refuses %s instead of rolling it over', (text) => {
+    expect(() => parseTimestampMs(text)).toThrow(expect.objectContaining({ code: 'INPUT_TIMESTAMP' }) as Error);
+  });
+
+  it('keeps leap days and years before 100 as written', () => {
+    expect(parseTimestampMs('2024-02-29T00:00:00Z')).toBe(Date.UTC(2024, 1, 29));
+    expect(new Date(parseTimestampMs('0050-01-01T00:00:00Z')).getUTCFullYear()).toBe(50);
+  });
+});
