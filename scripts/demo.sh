@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The offline job on its defaults: generate the seeded 60-day cell data set, score its test half with the
-# shipped default model, and evaluate against the labels with plots. About half a minute on 2 cores.
+# shipped default model, and evaluate against the labels with plots. Under a minute on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/demo}

@@ -97,7 +97,15 @@ export function registerTrain(program: Command): void {
       const timeFeatures = flags.timeFeatures;
       const progress = flags.json || !process.stderr.isTTY ? undefined : newProgressBar();
       progress?.start(flags.epochs, 0, { loss: 'n/a' });
-      const onEpoch = (r: EpochReport) => progress?.update(r.epoch, { loss: fixed(r.validationLoss, 4) });
+      // Without a terminal (a log, a pipe, systemd) a line every few epochs shows the run is alive.
+      const onEpoch = (r: EpochReport) => {
+        if (progress) progress.update(r.epoch, { loss: fixed(r.validationLoss, 4) });
+        else if (!flags.json && (r.epoch === 1 || r.epoch % 5 === 0)) {
+          process.stderr.write(
+            `training: epoch ${r.epoch}/${flags.epochs}, validation loss ${fixed(r.validationLoss, 4)}\n`,
+          );
+        }
+      };
       let report: TrainReport;
       try {
         report = await trainModel(

@@ -2,7 +2,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { ANOMALY_KINDS } from '../generate/episodes.js';
 import type { ScoredLabelledRows } from './evaluate.js';
+
+const KIND_COLOURS = [...ANOMALY_KINDS, 'maintenance', 'anomaly'] as const;
 
 export interface PlotOptions {
   dir: string;
@@ -86,7 +89,8 @@ export async function writePlots(rows: ScoredLabelledRows, options: PlotOptions)
           encoding: {
             x: { field: 'time', type: 'temporal' },
             y: { field: 'score', type: 'quantitative' },
-            color: { field: 'kind', type: 'nominal', title: 'labelled' },
+            // One colour per kind in every plot, so a frozen feed is the same colour wherever it appears.
+            color: { field: 'kind', type: 'nominal', title: 'labelled', scale: { domain: kindDomain(rows) } },
           },
         },
         {
@@ -116,7 +120,7 @@ export async function writePlots(rows: ScoredLabelledRows, options: PlotOptions)
         mark: { type: 'bar', opacity: 0.6 },
         encoding: {
           x: { field: 'log10score', type: 'quantitative', bin: { maxbins: 80 }, title: 'log10(score)' },
-          y: { aggregate: 'count', type: 'quantitative', scale: { type: 'symlog' }, stack: null, title: 'rows' },
+          y: { aggregate: 'count', type: 'quantitative', scale: { type: 'sqrt' }, stack: null, title: 'rows' },
           color: { field: 'group', type: 'nominal' },
         },
       },
@@ -131,4 +135,11 @@ export async function writePlots(rows: ScoredLabelledRows, options: PlotOptions)
   await renderSvg(histogram, histogramPath);
   files.push(histogramPath);
   return files;
+}
+
+/** The known kinds first, in a fixed order, then any other kind the labels use. */
+function kindDomain(rows: ScoredLabelledRows): string[] {
+  const domain: string[] = [...KIND_COLOURS];
+  for (const kind of rows.kind) if (kind && !domain.includes(kind)) domain.push(kind);
+  return domain;
 }
