@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import { topContributions, formatContributions, type KpiContribution } from '../detect/explain.js';
@@ -6,7 +7,7 @@ import { CellwatchError } from '../errors.js';
 import { Featurizer, type FeatureResult } from '../features/featurizer.js';
 import { checkWritable, writeFailure } from '../io/output-file.js';
 import { openTable } from '../io/read-table.js';
-import { checkDistinct } from '../io/source-file.js';
+import { checkDistinct, formatOf } from '../io/source-file.js';
 import type { KpiRow, RowIssue } from '../io/table.js';
 import { formatTimestamp } from '../io/timestamp.js';
 import { ModelSession } from '../model/session.js';
@@ -47,6 +48,7 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
   checkDistinct(options.input, options.output);
   checkDistinct(options.model, options.output);
   await checkWritable(options.output);
+  const jsonl = outputFormat(options.output) === 'jsonl';
   const session = await ModelSession.fromFile(options.model, { intraOpThreads: options.intraOpThreads });
   const contract = session.info.contract;
   const table = await openTable(options.input, {
@@ -62,10 +64,11 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
   }
   const featurizer = new Featurizer(contract.layout, contract.normalization, table.schema.entityColumns);
   const threshold = contract.scoring.threshold;
-  const jsonl = /\.jsonl$/.test(options.output);
   const columns = [table.schema.timestampColumn, ...table.schema.entityColumns, 'score', 'threshold', 'flag'];
   const out = jsonl ? undefined : stringify({ header: true, columns: [...columns, 'top_kpis', 'status'] });
-  const file = createWriteStream(options.output);
+  // Written beside the target and renamed at the end, so a failed run never leaves a cut-off file behind.
+  const partial = `${options.output}.partial`;
+  const file = createWriteStream(partial);
   // A write error (disk full) is kept and thrown at the next row, not left as an unhandled rejection.
   let failure: unknown;
   const done = finished(out ? out.pipe(file) : file).catch((err: unknown) => (failure ??= err));
@@ -124,32 +127,49 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
     pending = [];
   };
 
-  for await (const event of table.events) {
-    if (event.kind === 'issue') {
-      report.issueCount++;
-      if (report.issues.length < 20) report.issues.push(event.issue);
-      continue;
+  try {
+    for await (const event of table.events) {
+      if (event.kind === 'issue') {
+        report.issueCount++;
+        if (report.issues.length < 20) report.issues.push(event.issue);
+        continue;
+      }
+      report.rowsRead++;
+      const result = featurizer.push(event.row);
+      if (result.status === 'ok') {
+        pending.push({ row: event.row, result });
+        if (pending.length >= options.batchSize) await flush();
+      } else {
+        // Keep file order: rows waiting for the model go out before a skipped row is written.
+        await flush();
+        report.skipped[result.status] = (report.skipped[result.status] ?? 0) + 1;
+        await emit(base(event.row), undefined, result.status);
+      }
     }
-    report.rowsRead++;
-    const result = featurizer.push(event.row);
-    if (result.status === 'ok') {
-      pending.push({ row: event.row, result });
-      if (pending.length >= options.batchSize) await flush();
-    } else {
-      // Keep file order: rows waiting for the model go out before a skipped row is written.
-      await flush();
-      report.skipped[result.status] = (report.skipped[result.status] ?? 0) + 1;
-      await emit(base(event.row), undefined, result.status);
+    await flush();
+    (out ?? file).end();
+    await done;
+    if (failure !== undefined) throw writeFailure(options.output, failure);
+    if (report.rowsRead === 0) {
+      throw new CellwatchError('INPUT_EMPTY', `no usable rows in ${options.input}`, { issues: report.issueCount });
     }
-  }
-  await flush();
-  (out ?? file).end();
-  await done;
-  await session.close();
-  if (failure !== undefined) throw writeFailure(options.output, failure);
-  if (report.rowsRead === 0) {
-    throw new CellwatchError('INPUT_EMPTY', `no usable rows in ${options.input}`, { issues: report.issueCount });
+    await rename(partial, options.output);
+  } catch (err) {
+    (out ?? file).destroy();
+    await rm(partial, { force: true });
+    throw err;
+  } finally {
+    await session.close();
   }
   report.durationS = (performance.now() - started) / 1000;
   return report;
+}
+
+/** Scores are written as plain CSV or JSONL; anything else is a usage error, never a mislabelled file. */
+function outputFormat(path: string): 'csv' | 'jsonl' {
+  const known = /\.(csv|jsonl|ndjson)$/.test(path) ? formatOf(path) : undefined;
+  if (!known || known.gzip) {
+    throw new CellwatchError('USAGE', `scores are written as .csv or .jsonl, not ${path}`, { path });
+  }
+  return known.format;
 }
