@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   INPUT_JSON: 'a JSONL line is not a JSON object',
   INPUT_COLUMNS: 'a required column (timestamp, entity or feature) is missing',
   INPUT_EMPTY: 'the input holds no usable rows',
+  INPUT_DUPLICATE: 'a row repeats the timestamp and entity of an earlier row',
   MODEL_READ: 'the model file cannot be read or is not an ONNX model',
   MODEL_METADATA: 'the model lacks cellwatch metadata or it is invalid',
   MODEL_IR_VERSION: 'the model IR version is not supported',

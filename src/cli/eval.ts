@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { evaluate, type EvalReport } from '../eval/evaluate.js';
 import { checkWritable, ensureFolder, writeFailure } from '../io/output-file.js';
+import { checkDistinct } from '../io/source-file.js';
 import { writePlots } from '../eval/plots.js';
 import { fixed, percent, table } from './output.js';
 import { integer, list } from './parse.js';
@@ -32,7 +33,11 @@ export function registerEval(program: Command): void {
     .option('--top <n>', 'highest-error rows listed', integer(1, 1000), 10)
     .option('--json', 'print the report as JSON')
     .action(async (flags: EvalFlags) => {
-      if (flags.report) await checkWritable(flags.report);
+      if (flags.report) {
+        await checkDistinct(flags.scores, flags.report);
+        await checkDistinct(flags.labels, flags.report);
+        await checkWritable(flags.report);
+      }
       if (flags.plots) await ensureFolder(flags.plots);
       const { report, rows } = await evaluate({
         scores: flags.scores,
@@ -98,5 +103,5 @@ function atThreshold(report: EvalReport): string {
 
 function bestF1(report: EvalReport): string {
   const { bestF1Precision: precision, bestF1Recall: recall, bestF1Threshold: threshold } = report;
-  return `${fixed(report.bestF1)} (${pr(precision, recall)}, ${above(threshold)})`;
+  return `${fixed(report.bestF1)} (${pr(precision, recall)}, score ≥ ${fixed(threshold, 4)})`;
 }

@@ -181,6 +181,9 @@ function printTrainReport(report: TrainReport): void {
   const hidden = t?.hidden ?? [];
   console.log(`trained ${report.contract.modelId} v${report.contract.modelVersion} → ${report.output}`);
   printIssues(report.issues, report.issueCount);
+  if (report.maintenanceIssues.length > 0)
+    console.log('maintenance file lines not read (their rows stay in training):');
+  printIssues(report.maintenanceIssues, report.maintenanceIssues.length);
   console.log(
     table([
       ['variant', t?.variant ?? ''],

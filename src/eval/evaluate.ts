@@ -83,18 +83,26 @@ export async function evaluate(options: EvalOptions): Promise<{ report: EvalRepo
       continue;
     }
     const { line, fields } = event;
-    keyColumns ??= KNOWN_ENTITY_COLUMNS.filter((c) => c in fields);
-    if (fields[options.timestampColumn] === undefined || fields.label === undefined) {
+    const missingColumns = fields[options.timestampColumn] === undefined || fields.label === undefined;
+    if (missingColumns && keyColumns === undefined) {
       throw new CellwatchError('INPUT_COLUMNS', `labels need ${options.timestampColumn} and label columns`, { line });
     }
+    keyColumns ??= KNOWN_ENTITY_COLUMNS.filter((c) => c in fields);
+    if (missingColumns) {
+      skip(skipped, 'labels', line, 'INPUT_COLUMNS', `no ${options.timestampColumn} or label`);
+      continue;
+    }
     const ts = timestampOf(fields[options.timestampColumn], 'labels', line, skipped);
-    const label = flag(fields.label);
+    const label = flag(fields.label ?? '');
     const maintenance = fields.maintenance === undefined || fields.maintenance === '' ? 0 : flag(fields.maintenance);
     if (label === undefined || maintenance === undefined) {
       skip(skipped, 'labels', line, 'INPUT_VALUE', 'label and maintenance must be 0 or 1');
       continue;
     }
-    if (ts !== undefined) labels.set(joinKey(ts, keyColumns, fields), { label, kind: fields.kind ?? '', maintenance });
+    if (ts === undefined) continue;
+    const key = joinKey(ts, keyColumns, fields);
+    if (labels.has(key)) skip(skipped, 'labels', line, 'INPUT_DUPLICATE', 'label for a row labelled before');
+    else labels.set(key, { label, kind: fields.kind ?? '', maintenance });
   }
   const columns = keyColumns ?? [];
 
@@ -116,6 +124,10 @@ export async function evaluate(options: EvalOptions): Promise<{ report: EvalRepo
       skip(skipped, 'scores', line, 'INPUT_VALUE', `score "${fields.score}" is not a number`);
     if (ts === undefined || !Number.isFinite(score)) continue;
     const key = joinKey(ts, columns, fields);
+    if (matched.has(key)) {
+      skip(skipped, 'scores', line, 'INPUT_DUPLICATE', 'score for a row scored before');
+      continue;
+    }
     const truth = labels.get(key);
     if (!truth) {
       unlabelled++;

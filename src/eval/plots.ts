@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { ANOMALY_KINDS } from '../generate/episodes.js';
+import { writeFailure } from '../io/output-file.js';
 import type { ScoredLabelledRows } from './evaluate.js';
 
 const KIND_COLOURS = [...ANOMALY_KINDS, 'maintenance', 'anomaly'] as const;
@@ -19,7 +20,9 @@ async function renderSvg(spec: TopLevelSpec, path: string): Promise<void> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
-  await writeFile(path, svg);
+  await writeFile(path, svg).catch((err: unknown) => {
+    throw writeFailure(path, err);
+  });
 }
 
 function pickEntities(rows: ScoredLabelledRows, count: number): string[] {
@@ -56,7 +59,7 @@ export async function writePlots(rows: ScoredLabelledRows, options: PlotOptions)
   await mkdir(options.dir, { recursive: true });
   const files: string[] = [];
   const floor = 1e-4;
-  for (const entity of pickEntities(rows, options.entities)) {
+  for (const [rank, entity] of pickEntities(rows, options.entities).entries()) {
     const values: { time: number; score: number; kind: string; labelled: boolean }[] = [];
     for (let i = 0; i < rows.count; i++) {
       if (rows.entity[i] !== entity) continue;
@@ -100,7 +103,8 @@ export async function writePlots(rows: ScoredLabelledRows, options: PlotOptions)
         },
       ],
     };
-    const path = join(options.dir, `error-over-time_${fileSafe(entity)}.svg`);
+    // The rank keeps names apart when two entities differ only in characters a file name cannot hold.
+    const path = join(options.dir, `error-over-time_${rank + 1}_${fileSafe(entity)}.svg`);
     await renderSvg(spec, path);
     files.push(path);
   }

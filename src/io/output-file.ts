@@ -9,6 +9,7 @@ import { CellwatchError } from '../errors.js';
  */
 export async function checkWritable(path: string): Promise<void> {
   try {
+    if (!(await stat(dirname(path))).isDirectory()) throw new Error(`${dirname(path)} is not a folder`);
     await access(dirname(path), constants.W_OK);
     const existing = await stat(path).catch(() => undefined);
     if (existing?.isDirectory()) throw new Error('is a directory');

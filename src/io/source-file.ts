@@ -39,11 +39,15 @@ export async function checkReadable(path: string): Promise<void> {
   }
 }
 
-/** Refuse to write over the file being read: a score or model written there would destroy the input. */
-export function checkDistinct(input: string, output: string): void {
-  if (resolve(input) === resolve(output)) {
-    throw new CellwatchError('USAGE', `output would overwrite the input: ${output}`, { input, output });
-  }
+/**
+ * Refuse to write over a file being read: a score or model written there would destroy the input. Paths
+ * are compared, and when both exist their device and inode too, so a symlink or hard link is caught.
+ */
+export async function checkDistinct(input: string, output: string): Promise<void> {
+  const fail = () => new CellwatchError('USAGE', `output would overwrite an input: ${output}`, { input, output });
+  if (resolve(input) === resolve(output)) throw fail();
+  const [a, b] = await Promise.all([stat(input).catch(() => undefined), stat(output).catch(() => undefined)]);
+  if (a && b && a.dev === b.dev && a.ino === b.ino) throw fail();
 }
 
 /**

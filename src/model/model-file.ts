@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import { CellwatchError } from '../errors.js';
 import { ContractSchema, inputWidth, METADATA_KEYS, type ModelContract } from './contract.js';
@@ -157,12 +157,18 @@ function tensorShape(info: OnnxTypes.IValueInfoProto, code: 'MODEL_INPUT_TYPE' |
   return (tensor.shape?.dim ?? []).map((d) => (d.dimParam ? -1 : d.dimValue ? toNumber(d.dimValue) : -1));
 }
 
+/** Larger than any dense autoencoder cellwatch runs; refusing earlier keeps /dev/zero from eating memory. */
+export const MAX_MODEL_BYTES = 256 * 2 ** 20;
+
 export async function inspectModelFile(path: string): Promise<ModelInfo> {
   let bytes: Uint8Array;
   try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new Error('not a regular file');
+    if (info.size > MAX_MODEL_BYTES) throw new Error(`larger than ${MAX_MODEL_BYTES} bytes`);
     bytes = await readFile(path);
-  } catch {
-    throw new CellwatchError('MODEL_READ', `cannot read model file: ${path}`, { path });
+  } catch (err) {
+    throw new CellwatchError('MODEL_READ', `cannot read model file ${path}: ${(err as Error).message}`, { path });
   }
   return inspectModelBytes(bytes);
 }

@@ -45,8 +45,8 @@ interface Pending {
  */
 export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
   const started = performance.now();
-  checkDistinct(options.input, options.output);
-  checkDistinct(options.model, options.output);
+  await checkDistinct(options.input, options.output);
+  await checkDistinct(options.model, options.output);
   await checkWritable(options.output);
   const jsonl = outputFormat(options.output) === 'jsonl';
   const session = await ModelSession.fromFile(options.model, { intraOpThreads: options.intraOpThreads });

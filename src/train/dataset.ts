@@ -139,34 +139,44 @@ export function buildMatrix(
   return { matrix: matrix.subarray(0, count * width), rows: count, width, skipped };
 }
 
+export interface MaintenanceKeys {
+  keys: Set<string>;
+  /** Lines that could not be read, so any maintenance they marked stays in training. */
+  unreadable: RowIssue[];
+}
+
 /**
  * Rows to leave out of training: those marked maintenance=1 in a labels-style file (timestamp, entity
  * columns, maintenance). Planned works look like a dead cell; learning them as normal would hide one.
  */
-export async function loadMaintenanceKeys(path: string, schema: TableSchema): Promise<Set<string>> {
+export async function loadMaintenanceKeys(path: string, schema: TableSchema): Promise<MaintenanceKeys> {
   const keys = new Set<string>();
+  const unreadable: RowIssue[] = [];
+  let first = true;
   for await (const event of readRecords(path)) {
-    // A line that cannot be read marks nothing; the training data itself is not affected.
-    if (event.kind === 'issue') continue;
+    if (event.kind === 'issue') {
+      unreadable.push({ code: event.code, line: event.line, message: event.message, rowDropped: true });
+      continue;
+    }
     const { line, fields } = event;
-    if (fields.maintenance === undefined) {
+    if (first && fields.maintenance === undefined) {
       throw new CellwatchError('INPUT_COLUMNS', `${path} has no maintenance column`, { path, line });
     }
+    first = false;
     if (fields.maintenance !== '1') continue;
-    let ts: number;
     try {
-      ts = parseTimestampMs(fields[schema.timestampColumn] ?? '', line);
-    } catch {
-      continue; // an unreadable timestamp marks no row
+      const ts = parseTimestampMs(fields[schema.timestampColumn] ?? '', line);
+      keys.add(
+        rowKey(
+          ts,
+          schema.entityColumns.map((c) => fields[c] ?? ''),
+        ),
+      );
+    } catch (err) {
+      unreadable.push({ code: 'INPUT_TIMESTAMP', line, message: (err as Error).message, rowDropped: true });
     }
-    keys.add(
-      rowKey(
-        ts,
-        schema.entityColumns.map((c) => fields[c] ?? ''),
-      ),
-    );
   }
-  return keys;
+  return { keys, unreadable };
 }
 
 export function rowKey(timestampMs: number, entity: readonly string[]): string {

@@ -87,6 +87,8 @@ export interface TrainReport {
   contract: ModelContract;
   inputRows: number;
   maintenanceRowsExcluded: number;
+  /** Lines of the maintenance file that could not be read. */
+  maintenanceIssues: RowIssue[];
   issueCount: number;
   /** The first input issues, with their line numbers. */
   issues: RowIssue[];
@@ -108,13 +110,15 @@ export async function trainModel(options: TrainOptions, onEpoch?: (r: EpochRepor
     throw new CellwatchError('TRAIN_CONFIG', 'threshold percentile must be between 0 and 100', {});
   }
   if (options.modelId.trim() === '') throw new CellwatchError('TRAIN_CONFIG', 'model id must not be empty', {});
-  checkDistinct(options.input, options.output);
-  if (options.maintenanceFile) checkDistinct(options.maintenanceFile, options.output);
+  await checkDistinct(options.input, options.output);
+  if (options.maintenanceFile) await checkDistinct(options.maintenanceFile, options.output);
   await checkWritable(options.output);
   const table = await loadTable(options.input, options.schema);
   let excludedRows = 0;
+  let maintenanceIssues: RowIssue[] = [];
   if (options.maintenanceFile) {
-    const keys = await loadMaintenanceKeys(options.maintenanceFile, table.schema);
+    const { keys, unreadable } = await loadMaintenanceKeys(options.maintenanceFile, table.schema);
+    maintenanceIssues = unreadable;
     const before = table.rows.length;
     table.rows = table.rows.filter((row) => !keys.has(rowKey(row.timestampMs, row.entity)));
     excludedRows = before - table.rows.length;
@@ -213,6 +217,7 @@ export async function trainModel(options: TrainOptions, onEpoch?: (r: EpochRepor
     contract,
     inputRows: table.rows.length + excludedRows,
     maintenanceRowsExcluded: excludedRows,
+    maintenanceIssues,
     issueCount: table.issueCount,
     issues: table.issues,
     skipped: data.skipped,

@@ -75,3 +75,21 @@ describe('evaluate', () => {
     await expect(evaluate({ ...base, ...paths })).rejects.toMatchObject({ code: 'LABELS_MISMATCH' });
   });
 });
+
+describe('evaluate with repeated rows', () => {
+  it('counts a repeated score or label once and reports the repeat', async () => {
+    const paths = await files([
+      '2026-01-01T00:00:00Z,S1,1,0,,0',
+      '2026-01-01T01:00:00Z,S1,1,1,cpu_spike,0',
+      '2026-01-01T01:00:00Z,S1,1,0,,0',
+    ]);
+    await writeFile(paths.scores, `${SCORES}\n2026-01-01T01:00:00Z,S1,1,0.2,1,0,,scored\n`);
+    const { report } = await evaluate({ ...base, ...paths });
+    expect(report.rowsEvaluated).toBe(2);
+    expect(report.anomalousRows).toBe(1);
+    expect(report.skippedLines.first.map((s) => [s.file, s.code])).toEqual([
+      ['labels', 'INPUT_DUPLICATE'],
+      ['scores', 'INPUT_DUPLICATE'],
+    ]);
+  });
+});
