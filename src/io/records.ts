@@ -1,4 +1,4 @@
-import { CellwatchError } from '../errors.js';
+import { checkUniqueColumns } from './table.js';
 import { checkReadable, csvRecords, formatOf, parseJsonObject, textLines, type LineIssue } from './source-file.js';
 
 /** A header-keyed record with its 1-based line, for files that are not KPI tables (labels, scores). */
@@ -36,12 +36,7 @@ export async function* readRecords(path: string): AsyncGenerator<TextRecord | Li
     }
     if (!header) {
       header = event.fields;
-      const duplicates = header.filter((name, i) => header?.indexOf(name) !== i);
-      if (duplicates.length > 0) {
-        throw new CellwatchError('INPUT_COLUMNS', `duplicate column names in ${path}: ${duplicates.join(', ')}`, {
-          path,
-        });
-      }
+      checkUniqueColumns(header);
       continue;
     }
     if (event.fields.length !== header.length) {

@@ -33,6 +33,14 @@ export interface SchemaOptions {
   features?: string[];
 }
 
+/** Two columns of one name would make "mapped by header name" ambiguous: refuse the file. */
+export function checkUniqueColumns(header: readonly string[]): void {
+  const duplicates = [...new Set(header.filter((name, i) => header.indexOf(name) !== i))];
+  if (duplicates.length > 0) {
+    throw new CellwatchError('INPUT_COLUMNS', `duplicate column names: ${duplicates.join(', ')}`, { duplicates });
+  }
+}
+
 /**
  * Decide which columns are the timestamp, the entities and the features. Explicit options win; otherwise
  * known entity names are entities, the default KPI set is used when all of it is present, and any other
@@ -41,12 +49,7 @@ export interface SchemaOptions {
 export function resolveSchema(header: readonly string[], options: SchemaOptions): TableSchema {
   const timestampColumn = options.timestampColumn ?? DEFAULT_TIMESTAMP_COLUMN;
   const present = new Set(header);
-  const duplicates = header.filter((name, i) => header.indexOf(name) !== i);
-  if (duplicates.length > 0) {
-    throw new CellwatchError('INPUT_COLUMNS', `duplicate column names: ${[...new Set(duplicates)].join(', ')}`, {
-      duplicates,
-    });
-  }
+  checkUniqueColumns(header);
   if (!present.has(timestampColumn)) {
     throw new CellwatchError('INPUT_COLUMNS', `timestamp column "${timestampColumn}" not in header`, {
       header: [...header],

@@ -1,16 +1,12 @@
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { finished } from 'node:stream/promises';
-import { stringify } from 'csv-stringify';
-import { topContributions, formatContributions, type KpiContribution } from '../detect/explain.js';
+import { topContributions } from '../detect/explain.js';
 import { CellwatchError } from '../errors.js';
 import { Featurizer, type FeatureResult } from '../features/featurizer.js';
-import { checkWritable, writeFailure } from '../io/output-file.js';
+import { checkWritable } from '../io/output-file.js';
 import { openTable } from '../io/read-table.js';
-import { checkDistinct, formatOf } from '../io/source-file.js';
+import { checkDistinct } from '../io/source-file.js';
 import type { KpiRow, RowIssue } from '../io/table.js';
-import { formatTimestamp } from '../io/timestamp.js';
 import { ModelSession } from '../model/session.js';
+import { ScoreWriter } from './score-writer.js';
 
 export interface ScoreOptions {
   model: string;
@@ -48,7 +44,6 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
   await checkDistinct(options.input, options.output);
   await checkDistinct(options.model, options.output);
   await checkWritable(options.output);
-  const jsonl = outputFormat(options.output) === 'jsonl';
   const session = await ModelSession.fromFile(options.model, { intraOpThreads: options.intraOpThreads });
   const contract = session.info.contract;
   const table = await openTable(options.input, {
@@ -63,27 +58,9 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
     });
   }
   const featurizer = new Featurizer(contract.layout, contract.normalization, table.schema.entityColumns);
-  const threshold = contract.scoring.threshold;
-  const columns = [table.schema.timestampColumn, ...table.schema.entityColumns, 'score', 'threshold', 'flag'];
-  const out = jsonl ? undefined : stringify({ header: true, columns: [...columns, 'top_kpis', 'status'] });
-  // Written beside the target and renamed at the end, so a failed run never leaves a cut-off file behind.
-  const partial = `${options.output}.partial`;
-  const file = createWriteStream(partial);
-  // A write error (disk full) is kept and thrown at the next row, not left as an unhandled rejection.
-  let failure: unknown;
-  const done = finished(out ? out.pipe(file) : file).catch((err: unknown) => (failure ??= err));
-  const emit = async (record: Record<string, unknown>, top: KpiContribution[] | undefined, status: string) => {
-    if (failure !== undefined) throw writeFailure(options.output, failure);
-    const ok = out
-      ? out.write([...columns.map((c) => record[c] ?? ''), top ? formatContributions(top) : '', status])
-      : file.write(`${JSON.stringify({ ...record, top_kpis: top ?? [], status })}\n`);
-    if (!ok) await new Promise<void>((resolve) => (out ?? file).once('drain', () => resolve()));
-  };
-  const base = (row: KpiRow): Record<string, unknown> => {
-    const record: Record<string, unknown> = { [table.schema.timestampColumn]: formatTimestamp(row.timestampMs) };
-    table.schema.entityColumns.forEach((c, i) => (record[c] = row.entity[i]));
-    return record;
-  };
+  const { layout, scoring } = contract;
+  const threshold = scoring.threshold;
+  const writer = new ScoreWriter(options.output, table.schema.timestampColumn, table.schema.entityColumns);
 
   const report: ScoreReport = {
     rowsRead: 0,
@@ -108,21 +85,9 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
       report.rowsScored++;
       report.rowsFlagged += flag;
       const context = { observed: result.filled, stats: result.stats };
-      const { layout, scoring } = contract;
-      const top = topContributions(
-        layout,
-        scoring.weights,
-        batch,
-        reconstruction,
-        i * session.width,
-        context,
-        options.topKpis,
-      );
-      await emit(
-        { ...base(row), score: Number(s.toPrecision(6)), threshold: Number(threshold.toPrecision(6)), flag },
-        top,
-        'scored',
-      );
+      const offset = i * session.width;
+      const top = topContributions(layout, scoring.weights, batch, reconstruction, offset, context, options.topKpis);
+      await writer.write(row, 'scored', { score: s, threshold, flag, top });
     }
     pending = [];
   };
@@ -143,33 +108,20 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
         // Keep file order: rows waiting for the model go out before a skipped row is written.
         await flush();
         report.skipped[result.status] = (report.skipped[result.status] ?? 0) + 1;
-        await emit(base(event.row), undefined, result.status);
+        await writer.write(event.row, result.status);
       }
     }
     await flush();
-    (out ?? file).end();
-    await done;
-    if (failure !== undefined) throw writeFailure(options.output, failure);
     if (report.rowsRead === 0) {
       throw new CellwatchError('INPUT_EMPTY', `no usable rows in ${options.input}`, { issues: report.issueCount });
     }
-    await rename(partial, options.output);
+    await writer.finish();
   } catch (err) {
-    (out ?? file).destroy();
-    await rm(partial, { force: true });
+    await writer.abort();
     throw err;
   } finally {
     await session.close();
   }
   report.durationS = (performance.now() - started) / 1000;
   return report;
-}
-
-/** Scores are written as plain CSV or JSONL; anything else is a usage error, never a mislabelled file. */
-function outputFormat(path: string): 'csv' | 'jsonl' {
-  const known = /\.(csv|jsonl|ndjson)$/.test(path) ? formatOf(path) : undefined;
-  if (!known || known.gzip) {
-    throw new CellwatchError('USAGE', `scores are written as .csv or .jsonl, not ${path}`, { path });
-  }
-  return known.format;
 }
