@@ -26,6 +26,21 @@ export const ERROR_CODES = {
   LABELS_MISMATCH: 'the labels do not match any scored row',
   OUTPUT_WRITE: 'an output file or folder cannot be written',
   USAGE: 'the command line is invalid',
+  CONFIG_READ: 'the configuration file cannot be read',
+  CONFIG_YAML: 'the configuration file is not valid YAML',
+  CONFIG_INVALID: 'a configuration key is missing, unknown or has a wrong value',
+  CONFIG_SECRET: 'a secret file or environment variable named in the configuration is missing or empty',
+  CONFIG_PIPELINE: 'a pipeline does not fit its model (features or entity columns)',
+  STORAGE_OPEN: 'the SQLite buffer cannot be opened or created',
+  STORAGE_CORRUPT: 'the SQLite buffer failed its integrity check and was replaced by a fresh one',
+  STORAGE_FULL: 'the disk or the buffer size limit is full',
+  STORAGE_WRITE: 'a write to the SQLite buffer failed',
+  SOURCE_READ: 'a source file or drop directory cannot be read',
+  SOURCE_SYSTEM: 'a host metric call failed or took too long',
+  MQTT_CONNECT: 'the connection to the MQTT broker failed or was lost',
+  MQTT_PUBLISH: 'the broker refused or failed to acknowledge a publish',
+  OUTBOX_DROPPED: 'the outbox was full and dropped its lowest-priority messages',
+  COMMAND_INVALID: 'a command received over MQTT is malformed or unknown',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

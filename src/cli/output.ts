@@ -2,11 +2,14 @@ import { CellwatchError } from '../errors.js';
 import type { RowIssue } from '../io/table.js';
 
 /** Exit codes: one per class of failure, so scripts and systemd can tell them apart. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, input: 3, model: 4 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, input: 3, model: 4, storage: 5, config: 78 } as const;
 
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof CellwatchError)) return EXIT.failure;
   if (err.code === 'USAGE' || err.code === 'TRAIN_CONFIG') return EXIT.usage;
+  // 78 is EX_CONFIG from sysexits.h: a service manager can refuse to restart on it instead of hot-looping.
+  if (err.code.startsWith('CONFIG_')) return EXIT.config;
+  if (err.code === 'STORAGE_OPEN') return EXIT.storage;
   if (err.code.startsWith('INPUT_') || err.code === 'LABELS_MISMATCH' || err.code === 'OUTPUT_WRITE') return EXIT.input;
   if (err.code.startsWith('MODEL_') || err.code === 'SCORE_NON_FINITE') return EXIT.model;
   return EXIT.failure;

@@ -1,0 +1,186 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/**
+ * The agent's configuration: this schema is the single source of truth for the YAML file's shape, its
+ * defaults and the TypeScript type. Every object refuses unknown keys, so a misspelt option is an error
+ * with its key path instead of a silently ignored line.
+ */
+
+function Obj<T extends Record<string, TSchema>>(properties: T, description?: string) {
+  return Type.Object(properties, { additionalProperties: false, description });
+}
+
+/** A section whose every key has a default, so the whole section may be left out. */
+function Section<T extends Record<string, TSchema>>(properties: T, description?: string) {
+  return Type.Object(properties, { additionalProperties: false, description, default: {} });
+}
+
+const PositiveInt = (description: string, defaultValue?: number) =>
+  Type.Integer({ minimum: 1, description, default: defaultValue });
+
+/** A secret is never written inline: it is read from a file or an environment variable at start-up. */
+export const SecretSchema = Type.Union(
+  [Obj({ file: Type.String({ minLength: 1 }) }), Obj({ env: Type.String({ minLength: 1 }) })],
+  { description: 'read from a file ({file: path}) or an environment variable ({env: NAME})' },
+);
+
+const EntityName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+
+export const SystemSourceSchema = Obj({
+  type: Type.Literal('system'),
+  /** Network interface for the throughput metrics; default: the interface of the default route. */
+  iface: Type.Optional(Type.String({ minLength: 1 })),
+  /** A call to systeminformation that takes longer than this is abandoned for the tick; its KPIs are missing. */
+  callTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 2_000 }),
+});
+
+export const FileSourceSchema = Obj({
+  type: Type.Literal('file'),
+  /** A CSV or JSONL file (optionally .gz for replay), or a drop directory of such files. */
+  path: Type.String({ minLength: 1 }),
+  /**
+   * follow: read what is in the file, then new lines as they are appended (tail -F).
+   * replay: read the file once, pacing rows by their own timestamps divided by `speed`.
+   * directory: take each complete file that appears in `path`, then move it to `path/done`.
+   */
+  mode: Type.Union([Type.Literal('follow'), Type.Literal('replay'), Type.Literal('directory')], {
+    default: 'follow',
+  }),
+  /** Replay pace: 3600 plays an hour of rows in a second; 0 plays as fast as the agent takes them. */
+  speed: Type.Number({ minimum: 0, default: 1 }),
+  timestampColumn: Type.String({ minLength: 1, default: 'timestamp' }),
+  /** Follow mode: start at the end of the file instead of its beginning on first start. */
+  fromEnd: Type.Boolean({ default: false }),
+  /** How often a followed file or drop directory is checked for new data. */
+  pollMs: Type.Integer({ minimum: 50, maximum: 600_000, default: 1_000 }),
+});
+
+export const SourceSchema = Type.Union([SystemSourceSchema, FileSourceSchema]);
+
+export const PipelineSchema = Obj({
+  name: EntityName,
+  source: SourceSchema,
+  /** How a row maps to an entity: the columns that name it, and fixed values for columns rows lack. */
+  entity: Obj(
+    {
+      columns: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, uniqueItems: true }),
+      fixed: Type.Record(Type.String(), Type.String(), { default: {} }),
+    },
+    'entity columns in order, e.g. [site, sector]; fixed fills columns the rows do not carry',
+  ),
+  /** KPI names in model order; default: the model's own list. Required without a model. */
+  features: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, uniqueItems: true })),
+  /** ONNX model file; without one the pipeline records and reports health but scores nothing. */
+  model: Type.Optional(Type.String({ minLength: 1 })),
+  /** Expected time between two rows of one entity; a longer silence shows in health as a stale source. */
+  intervalS: Type.Number({ exclusiveMinimum: 0, default: 60 }),
+  normalization: Section(
+    {
+      /** Rows of an entity's own history needed before its own statistics replace the model's. */
+      minHistoryRows: Type.Integer({ minimum: 2, default: 336 }),
+      /** Recompute an entity's statistics after this many new rows. */
+      refreshRows: PositiveInt('rows between recomputations', 24),
+      /** History used for the statistics, newest rows first. */
+      maxHistoryRows: PositiveInt('rows of history the statistics are computed from', 2_016),
+    },
+    'per-entity statistics from the buffer',
+  ),
+  /** Rows scored in one call to the model when a backlog builds up. */
+  batchSize: Type.Integer({ minimum: 1, maximum: 4_096, default: 256 }),
+});
+
+export const TlsSchema = Obj({
+  /** CA bundle to verify the broker; default: the system store. */
+  ca: Type.Optional(Type.String({ minLength: 1 })),
+  /** Client certificate and key for mTLS. */
+  cert: Type.Optional(Type.String({ minLength: 1 })),
+  key: Type.Optional(SecretSchema),
+  /** Only for a lab broker with a self-signed certificate: turns certificate checks off. */
+  rejectUnauthorized: Type.Boolean({ default: true }),
+  servername: Type.Optional(Type.String({ minLength: 1 })),
+});
+
+export const MqttSchema = Obj({
+  /** mqtt://, mqtts://, ws:// or wss://; "embedded" starts an in-process broker (demos only). */
+  url: Type.String({ minLength: 1 }),
+  /** Default: cellwatch-<site>-<hash of the host name>, stable across restarts for the persistent session. */
+  clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  protocolVersion: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 5 }),
+  username: Type.Optional(Type.String({ minLength: 1 })),
+  password: Type.Optional(SecretSchema),
+  tls: Type.Optional(TlsSchema),
+  keepaliveS: Type.Integer({ minimum: 5, maximum: 3_600, default: 30 }),
+  topicPrefix: Type.String({ minLength: 1, pattern: '^[^#+]+$', default: 'cellwatch' }),
+  /** MQTT 5: how long the broker keeps the session (and queued commands) while the agent is away. */
+  sessionExpiryS: Type.Integer({ minimum: 0, default: 604_800 }),
+  connectTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
+  reconnectMinMs: Type.Integer({ minimum: 10, default: 1_000 }),
+  reconnectMaxMs: Type.Integer({ minimum: 10, default: 60_000 }),
+  /** QoS 1 publishes awaiting their acknowledgement at once. */
+  maxInFlight: Type.Integer({ minimum: 1, maximum: 1_024, default: 32 }),
+  outbox: Section({
+    maxMessages: Type.Integer({ minimum: 10, default: 100_000 }),
+    maxMb: Type.Number({ exclusiveMinimum: 0, default: 64 }),
+  }),
+});
+
+export const StorageSchema = Obj({
+  /** The SQLite file; its folder is created when missing. */
+  path: Type.String({ minLength: 1 }),
+  /** Raw samples older than this are deleted. */
+  retentionHours: Type.Number({ exclusiveMinimum: 0, default: 720 }),
+  /** Raw samples are deleted oldest first when the file grows past this size. */
+  maxMb: Type.Number({ exclusiveMinimum: 0, default: 1_024 }),
+});
+
+export const AlarmSchema = Section({
+  /** An incident opens when this many rows of the last `windowRows` of an entity are flagged. */
+  openFlags: PositiveInt('flagged rows that open an incident', 3),
+  windowRows: PositiveInt('rows the open rule looks back over', 6),
+  /** An open incident closes after this many clean rows in a row. */
+  closeCleanRows: PositiveInt('clean rows that close an incident', 6),
+  /** An update is sent every this many rows while an incident stays open. */
+  updateRows: PositiveInt('rows between updates of an open incident', 12),
+  /** An incident still open after this many rows with most of them flagged becomes a level-shift event. */
+  levelShiftRows: PositiveInt('rows after which a persistent incident is a level shift', 48),
+  /** Incidents opened per site per hour of row time; more are counted, not sent. */
+  maxIncidentsPerHour: PositiveInt('incident rate limit per site', 30),
+  topKpis: Type.Integer({ minimum: 1, maximum: 20, default: 3 }),
+});
+
+export const MaintenanceSchema = Obj({
+  /** Entity key as in messages (e.g. "SITE-042/2"); absent means the whole site. */
+  entity: Type.Optional(Type.String({ minLength: 1 })),
+  start: Type.String({ minLength: 1 }),
+  end: Type.String({ minLength: 1 }),
+  reason: Type.Optional(Type.String({ maxLength: 200 })),
+});
+
+export const ConfigSchema = Obj({
+  site: EntityName,
+  pipelines: Type.Array(PipelineSchema, { minItems: 1 }),
+  storage: StorageSchema,
+  mqtt: MqttSchema,
+  alarms: AlarmSchema,
+  summary: Section({ intervalMinutes: Type.Number({ exclusiveMinimum: 0, default: 15 }) }),
+  health: Section({ intervalS: Type.Number({ minimum: 1, default: 60 }) }),
+  maintenance: Type.Array(MaintenanceSchema, { default: [] }),
+  /** Seconds a SIGTERM waits for the outbox to empty before it publishes offline and exits. */
+  drainTimeoutS: Type.Number({ minimum: 0, default: 10 }),
+  logLevel: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+});
+
+export type Secret = Static<typeof SecretSchema>;
+export type SystemSourceConfig = Static<typeof SystemSourceSchema>;
+export type FileSourceConfig = Static<typeof FileSourceSchema>;
+export type SourceConfig = Static<typeof SourceSchema>;
+export type PipelineConfig = Static<typeof PipelineSchema>;
+export type TlsConfig = Static<typeof TlsSchema>;
+export type MqttConfig = Static<typeof MqttSchema>;
+export type StorageConfig = Static<typeof StorageSchema>;
+export type AlarmConfig = Static<typeof AlarmSchema>;
+export type MaintenanceConfig = Static<typeof MaintenanceSchema>;
+export type Config = Static<typeof ConfigSchema>;
