@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
+import { registerDemo } from './demo.js';
 import { registerEval } from './eval.js';
 import { registerGenerate } from './generate.js';
 import { describeError, EXIT, exitCodeFor } from './output.js';
+import { registerRun } from './run.js';
 import { registerScore } from './score.js';
 import { registerTrain } from './train.js';
 
@@ -18,6 +20,8 @@ registerGenerate(program);
 registerTrain(program);
 registerScore(program);
 registerEval(program);
+registerRun(program);
+registerDemo(program);
 
 try {
   await program.parseAsync(process.argv);

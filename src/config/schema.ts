@@ -55,7 +55,15 @@ export const FileSourceSchema = Obj({
   pollMs: Type.Integer({ minimum: 50, maximum: 600_000, default: 1_000 }),
 });
 
-export const SourceSchema = Type.Union([SystemSourceSchema, FileSourceSchema]);
+/**
+ * A tagged union on `type`. Written as oneOf with a discriminator (TypeBox's Union is a plain anyOf) because
+ * Ajv then validates only the member the tag names, fills that member's defaults, and reports its errors.
+ */
+export const SourceSchema = Type.Unsafe<Static<typeof SystemSourceSchema> | Static<typeof FileSourceSchema>>({
+  type: 'object',
+  discriminator: { propertyName: 'type' },
+  oneOf: [SystemSourceSchema, FileSourceSchema],
+});
 
 export const PipelineSchema = Obj({
   name: EntityName,

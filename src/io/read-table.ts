@@ -1,4 +1,5 @@
 import { CellwatchError } from '../errors.js';
+import { DEFAULT_TIMESTAMP_COLUMN } from '../kpis.js';
 import { checkReadable, csvRecords, formatOf, jsonText, parseJsonObject, textLines } from './source-file.js';
 import {
   parseKpiCell,
@@ -136,4 +137,71 @@ function* buildRow(
     }
   }
   yield { kind: 'row', row: { line, timestampMs, entity, values } };
+}
+
+/**
+ * The column names of a table file without reading it through: the CSV header, or the keys of the first
+ * JSONL object. A source uses it to decide, before opening the table, which entity columns the file carries.
+ */
+export async function readColumns(path: string): Promise<string[]> {
+  const { format, gzip } = formatOf(path);
+  await checkReadable(path);
+  if (format === 'csv') {
+    for await (const event of csvRecords(path, gzip)) if (event.kind === 'record') return event.fields;
+    throw new CellwatchError('INPUT_EMPTY', `empty input: ${path}`, { path });
+  }
+  for await (const { text } of textLines(path, gzip)) {
+    const object = parseJsonObject(text);
+    if (object) return Object.keys(object);
+  }
+  throw new CellwatchError('INPUT_EMPTY', `no JSON object in ${path}`, { path });
+}
+
+/** Decodes one record at a time: for a reader that takes a growing file piece by piece instead of streaming it. */
+export interface RowDecoder<T> {
+  schema: TableSchema;
+  decode(record: T, line: number): TableEvent[];
+}
+
+/** CSV records against a header read earlier: the same checks and issues as openTable gives each record. */
+export function csvRowDecoder(header: readonly string[], options: SchemaOptions): RowDecoder<readonly string[]> {
+  const schema = resolveSchema(header, options);
+  const tsIndex = header.indexOf(schema.timestampColumn);
+  const entityIndex = schema.entityColumns.map((name) => header.indexOf(name));
+  const featureIndex = schema.features.map((name) => header.indexOf(name));
+
+  function decode(fields: readonly string[], line: number): TableEvent[] {
+    if (fields.length !== header.length) {
+      return [issueEvent('INPUT_FIELD_COUNT', line, `expected ${header.length} fields, found ${fields.length}`)];
+    }
+    const cell = (k: number) => {
+      const index = featureIndex[k] as number;
+      return { text: fields[index] ?? '', column: header[index] ?? '' };
+    };
+    const entity = entityIndex.map((i) => fields[i] ?? '');
+    return [...buildRow(line, fields[tsIndex] ?? '', entity, cell, schema.features.length)];
+  }
+  return { schema, decode };
+}
+
+/**
+ * JSONL lines one at a time. Every column the reader needs must be named in the options (there is no first
+ * object to take a schema from); a line that omits a named column reads it as missing, as openTable does.
+ */
+export function jsonRowDecoder(options: SchemaOptions): RowDecoder<string> {
+  const timestampColumn = options.timestampColumn ?? DEFAULT_TIMESTAMP_COLUMN;
+  const named = [timestampColumn, ...(options.entityColumns ?? []), ...(options.features ?? [])];
+  const schema = resolveSchema([...new Set(named)], options);
+
+  function decode(text: string, line: number): TableEvent[] {
+    const object = parseJsonObject(text);
+    if (!object) return [issueEvent('INPUT_JSON', line, 'not a JSON object')];
+    const entity = schema.entityColumns.map((c) => jsonText(object[c]));
+    const cell = (k: number) => {
+      const column = schema.features[k] as string;
+      return { text: jsonText(object[column]), column };
+    };
+    return [...buildRow(line, jsonText(object[schema.timestampColumn]), entity, cell, schema.features.length)];
+  }
+  return { schema, decode };
 }

@@ -115,14 +115,19 @@ export async function* csvRecords(path: string, gzip: boolean): AsyncGenerator<C
 /** Non-empty lines of a text file with their 1-based numbers; a leading byte-order mark is dropped. */
 export async function* textLines(path: string, gzip: boolean): AsyncGenerator<{ line: number; text: string }> {
   let line = 0;
+  const input = openText(path, gzip);
   try {
-    for await (const raw of createInterface({ input: openText(path, gzip), crlfDelay: Infinity })) {
+    for await (const raw of createInterface({ input, crlfDelay: Infinity })) {
       line++;
       const text = line === 1 ? raw.replace(/^\uFEFF/, '') : raw;
       if (text.trim() !== '') yield { line, text };
     }
   } catch (err) {
     throw streamFailure(path, err);
+  } finally {
+    // A reader that stops early (a header probe, a stopped replay) must not leave the file open: readline
+    // closing does not end its input.
+    input.destroy();
   }
 }
 

@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { Config } from '../config/schema.js';
+import type { Secrets } from '../config/secrets.js';
+import { CellwatchError } from '../errors.js';
+import type { LinkOptions, OutgoingMessage } from '../report/mqtt-link.js';
+import { Topics } from '../report/topics.js';
+
+/**
+ * The broker connection as configured: TLS material read from disk, secrets from where the config points,
+ * and a client id that is stable on one box (the broker keeps its session) and unique across boxes.
+ */
+export async function linkOptions(config: Config, secrets: Secrets, will: () => OutgoingMessage): Promise<LinkOptions> {
+  const { mqtt } = config;
+  const topics = new Topics(mqtt.topicPrefix, config.site);
+  const tls = mqtt.tls;
+  return {
+    url: mqtt.url,
+    clientId: mqtt.clientId ?? defaultClientId(config.site),
+    protocolVersion: mqtt.protocolVersion,
+    username: mqtt.username,
+    password: secrets.mqttPassword,
+    tls: tls && {
+      ca: tls.ca === undefined ? undefined : await readTlsFile(tls.ca, '/mqtt/tls/ca'),
+      cert: tls.cert === undefined ? undefined : await readTlsFile(tls.cert, '/mqtt/tls/cert'),
+      key: secrets.tlsKey === undefined ? undefined : Buffer.from(secrets.tlsKey),
+      rejectUnauthorized: tls.rejectUnauthorized,
+      servername: tls.servername,
+    },
+    keepaliveS: mqtt.keepaliveS,
+    sessionExpiryS: mqtt.sessionExpiryS,
+    connectTimeoutMs: mqtt.connectTimeoutMs,
+    reconnectMinMs: mqtt.reconnectMinMs,
+    reconnectMaxMs: mqtt.reconnectMaxMs,
+    subscriptions: [topics.commandFilter],
+    will,
+  };
+}
+
+/** cellwatch-<site>-<8 hex of the host name>: two boxes configured with the same site still do not collide. */
+export function defaultClientId(site: string): string {
+  const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+  return `cellwatch-${site}-${host}`.slice(0, 64);
+}
+
+async function readTlsFile(path: string, key: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new CellwatchError('CONFIG_READ', `${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code})`, {
+      path: key,
+      file: path,
+    });
+  }
+}

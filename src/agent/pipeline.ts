@@ -1,0 +1,160 @@
+import type { PipelineConfig } from '../config/schema.js';
+import { isCellwatchError } from '../errors.js';
+import type { PipelineHealth } from '../report/payloads.js';
+import { SummaryPeriod } from '../report/summary.js';
+import { createSource } from '../sources/create.js';
+import type { Sample, Source, SourceIssue, SourceSink } from '../sources/source.js';
+import { entityKey } from './entity-key.js';
+import { PipelineScorer, type ScorerServices } from './scorer.js';
+
+/** What a pipeline shares with the rest of the agent. */
+export type PipelineServices = ScorerServices;
+
+/**
+ * One data path: a source, the buffer, the model. Rows are buffered first, then featurised and scored in
+ * the order they arrived; the source waits for each batch, so a backlog slows the source instead of
+ * growing in memory.
+ */
+export class Pipeline implements SourceSink {
+  private source: Source | undefined;
+  private scorer: PipelineScorer | undefined;
+  private summary: SummaryPeriod;
+  private lastRowWallMs: number | undefined;
+  private rowsIn = 0;
+  private sourceEnded = false;
+  private issuesLogged = 0;
+  /** Batches run one after another, whoever calls: the featurizer's per-entity state needs row order. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly config: PipelineConfig,
+    private readonly services: PipelineServices,
+  ) {
+    this.summary = new SummaryPeriod(config.features ?? [], Date.now());
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Only a replayed file ever ends; every other source runs until the agent stops. */
+  get finite(): boolean {
+    return this.config.source.type === 'file' && this.config.source.mode === 'replay';
+  }
+
+  get ended(): boolean {
+    return this.sourceEnded;
+  }
+
+  get features(): readonly string[] {
+    return this.scorer?.features ?? this.config.features ?? [];
+  }
+
+  /** Load the model, score what an earlier run left unscored, then start the source. */
+  async start(): Promise<void> {
+    const { config, services } = this;
+    if (config.model) {
+      const scorer = await PipelineScorer.load(config, services);
+      this.scorer = scorer;
+      this.summary = new SummaryPeriod(scorer.features, Date.now());
+      const backlog = await scorer.resume(this.summary);
+      if (backlog > 0) services.log.info({ pipeline: config.name, rows: backlog }, 'backlog scored');
+    }
+    const source = createSource(config, {
+      pipeline: config.name,
+      entityColumns: config.entity.columns,
+      fixedEntity: config.entity.fixed,
+      features: this.features,
+      resumeAfterMs: services.samples.latestTimestampMs(config.name),
+    });
+    this.source = source;
+    await source.start(this);
+    services.log.info(
+      { pipeline: config.name, source: source.kind, model: this.scorer?.modelLabel ?? null },
+      'pipeline started',
+    );
+  }
+
+  /** Stop the source; the batch being scored, if any, finishes first. */
+  async stop(): Promise<void> {
+    await this.source?.stop();
+    await this.queue;
+    await this.scorer?.close();
+  }
+
+  samples(batch: Sample[]): Promise<void> {
+    const run = this.queue.then(() => this.take(batch));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async take(batch: Sample[]): Promise<void> {
+    const { services } = this;
+    const rows = batch.map((s) => ({ entity: entityKey(s.entity), timestampMs: s.timestampMs, values: s.values }));
+    this.rowsIn += rows.length;
+    this.lastRowWallMs = Date.now();
+    this.summary.addIn(rows.length);
+
+    let fresh: boolean[];
+    try {
+      fresh = services.samples.insert(this.config.name, rows);
+    } catch (err) {
+      // Not buffered (disk full, I/O error): still scored, so detection goes on while storage is down.
+      this.countError(err, 'buffer write failed');
+      fresh = rows.map(() => true);
+    }
+    const duplicates = fresh.filter((f) => !f).length;
+    if (duplicates > 0) this.summary.addSkipped('duplicate', duplicates);
+    if (!this.scorer) return;
+
+    const newSamples = batch.filter((_, i) => fresh[i]);
+    await this.scorer.score(newSamples, this.summary);
+  }
+
+  issue(issue: SourceIssue): void {
+    this.services.errors.count(issue.code);
+    this.summary.addSkipped(issue.code === 'INPUT_VALUE' ? 'bad_value' : 'bad_row', 1);
+    // The first issues in full, then one line per thousand: a broken feed must not flood the journal.
+    this.issuesLogged++;
+    if (this.issuesLogged <= 20 || this.issuesLogged % 1000 === 0) {
+      this.services.log.warn({ pipeline: this.name, ...issue, seen: this.issuesLogged }, 'source issue');
+    }
+  }
+
+  end(): void {
+    this.sourceEnded = true;
+    this.services.log.info({ pipeline: this.name, rowsIn: this.rowsIn }, 'source ended');
+  }
+
+  private countError(err: unknown, message: string): void {
+    const code = isCellwatchError(err) ? err.code : 'STORAGE_WRITE';
+    this.services.errors.count(code);
+    this.services.log.error({ pipeline: this.name, code, err: (err as Error).message }, message);
+  }
+
+  health(nowMs: number): PipelineHealth {
+    const ageS = this.lastRowWallMs === undefined ? null : Math.max(0, (nowMs - this.lastRowWallMs) / 1000);
+    return {
+      name: this.name,
+      source: this.source?.kind ?? this.config.source.type,
+      lastSampleAgeS: ageS === null ? null : Math.round(ageS * 10) / 10,
+      stale: !this.sourceEnded && (ageS === null ? false : ageS > 3 * this.config.intervalS),
+      sourceEnded: this.sourceEnded,
+      rowsIn: this.rowsIn,
+      rowsScored: this.scorer?.rowsScored ?? 0,
+      modelId: this.scorer?.modelId ?? null,
+      modelVersion: this.scorer?.modelVersion ?? null,
+      entitiesOwnStats: this.scorer?.entitiesWithOwnStats ?? 0,
+    };
+  }
+
+  takeSummary(nowMs: number) {
+    return {
+      ...this.summary.take(nowMs),
+      modelId: this.scorer?.modelId ?? null,
+      modelVersion: this.scorer?.modelVersion ?? null,
+      threshold: this.scorer?.threshold ?? null,
+      incidentsOpen: 0,
+    };
+  }
+}

@@ -1,0 +1,225 @@
+import type { PipelineConfig } from '../config/schema.js';
+import { topContributions } from '../detect/explain.js';
+import { Featurizer, type FeatureResult } from '../features/featurizer.js';
+import { HistoryStats, workingNormalization } from '../features/history-stats.js';
+import { ModelSession } from '../model/session.js';
+import type { SummaryPeriod } from '../report/summary.js';
+import type { Sample } from '../sources/source.js';
+import type { AlarmEvent, ScoredRow } from '../detect/alarms.js';
+import type { SampleStore, ScoreRow } from '../buffer/samples.js';
+import type { ErrorCounter } from './error-counter.js';
+import type { Logger } from 'pino';
+import { entityKey, entityValues } from './entity-key.js';
+import { isCellwatchError } from '../errors.js';
+import { pipelineError } from './pipeline-error.js';
+
+export interface ScorerServices {
+  samples: SampleStore;
+  errors: ErrorCounter;
+  log: Logger;
+  alarms: { observe(row: ScoredRow): AlarmEvent[] };
+  onAlarms(events: AlarmEvent[]): void;
+  isSilenced(entity: string, timestampMs: number): boolean;
+  topKpis: number;
+}
+
+interface Pending {
+  sample: Sample;
+  key: string;
+  result: Extract<FeatureResult, { status: 'ok' }>;
+}
+
+/** An hour bucket of an entity needs this many rows before it gets statistics of its own. */
+const MIN_ROWS_PER_BUCKET = 10;
+/** Rows an earlier run left unscored that are scored at start-up; older ones stay unscored. */
+const BACKLOG_LIMIT = 100_000;
+
+/**
+ * The model side of a pipeline: featurise rows in arrival order, score them with onnxruntime in batches,
+ * record the scores, and hand every scored row to the alarm layer.
+ */
+export class PipelineScorer {
+  rowsScored = 0;
+  private readonly featurizer: Featurizer;
+  private readonly history: HistoryStats;
+
+  private constructor(
+    private readonly config: PipelineConfig,
+    private readonly session: ModelSession,
+    private readonly services: ScorerServices,
+  ) {
+    const { layout, normalization } = session.info.contract;
+    const working = workingNormalization(normalization, config.entity.columns);
+    this.featurizer = new Featurizer(layout, working, config.entity.columns);
+    this.history = new HistoryStats(working, config.entity.columns, layout.kpis, layout.utcOffsetMinutes, {
+      minHistoryRows: config.normalization.minHistoryRows,
+      refreshRows: config.normalization.refreshRows,
+      minRowsPerBucket: MIN_ROWS_PER_BUCKET,
+    });
+  }
+
+  /** Load and check the pipeline's model: its KPIs must be the pipeline's features, its keys among its columns. */
+  static async load(config: PipelineConfig, services: ScorerServices): Promise<PipelineScorer> {
+    const session = await ModelSession.fromFile(config.model as string);
+    const { layout, normalization } = session.info.contract;
+    if (config.features && config.features.join('\n') !== layout.kpis.join('\n')) {
+      await session.close();
+      throw pipelineError(config.name, 'features differ from the model KPIs (names and order must match)', {
+        features: config.features,
+        modelKpis: layout.kpis,
+      });
+    }
+    const missing = normalization.entityColumns.filter((c) => !config.entity.columns.includes(c));
+    if (missing.length > 0) {
+      await session.close();
+      throw pipelineError(config.name, `entity columns lack the model's keys: ${missing.join(', ')}`, { missing });
+    }
+    return new PipelineScorer(config, session, services);
+  }
+
+  get features(): readonly string[] {
+    return this.session.info.contract.layout.kpis;
+  }
+
+  get modelId(): string {
+    return this.session.info.contract.modelId;
+  }
+
+  get modelVersion(): number {
+    return this.session.info.contract.modelVersion;
+  }
+
+  get modelLabel(): string {
+    return `${this.modelId}@${this.modelVersion}`;
+  }
+
+  get threshold(): number {
+    return this.session.info.contract.scoring.threshold;
+  }
+
+  get entitiesWithOwnStats(): number {
+    return this.history.entitiesWithOwnStats;
+  }
+
+  /**
+   * After a restart: rebuild each entity's window and statistics from the buffer, then score the rows an
+   * earlier run buffered but never scored (it was killed between the two). Returns the rows scored.
+   */
+  async resume(summary: SummaryPeriod): Promise<number> {
+    const { samples } = this.services;
+    const { layout } = this.session.info.contract;
+    const name = this.config.name;
+    for (const key of samples.entities(name)) {
+      const entity = entityValues(key);
+      this.refreshStats(key, entity);
+      const recent = samples.history(name, key, layout.window + layout.maxFillRows).filter((r) => r.score !== null);
+      for (const row of recent.reverse()) {
+        this.featurizer.push({ line: 0, timestampMs: row.timestampMs, entity, values: row.values });
+      }
+    }
+    const backlog = samples.unscored(name, BACKLOG_LIMIT);
+    const before = this.rowsScored;
+    const asSamples = backlog.map((r) => ({
+      timestampMs: r.timestampMs,
+      entity: entityValues(r.entity),
+      values: r.values,
+    }));
+    for (let i = 0; i < asSamples.length; i += this.config.batchSize) {
+      await this.score(asSamples.slice(i, i + this.config.batchSize), summary);
+    }
+    return this.rowsScored - before;
+  }
+
+  /** Featurise and score new rows (already buffered), in order; skipped rows are counted by reason. */
+  async score(batch: readonly Sample[], summary: SummaryPeriod): Promise<void> {
+    let pending: Pending[] = [];
+    for (const sample of batch) {
+      const key = entityKey(sample.entity);
+      if (this.history.due(key)) this.refreshStats(key, sample.entity);
+      const result = this.featurizer.push({ line: 0, ...sample });
+      if (result.status !== 'ok') {
+        summary.addSkipped(result.status);
+        continue;
+      }
+      pending.push({ sample, key, result });
+      if (pending.length >= this.config.batchSize) {
+        await this.run(pending, summary);
+        pending = [];
+      }
+    }
+    if (pending.length > 0) await this.run(pending, summary);
+  }
+
+  private async run(pending: Pending[], summary: SummaryPeriod): Promise<void> {
+    const { session, services } = this;
+    const { layout, scoring } = session.info.contract;
+    const width = session.width;
+    const input = new Float32Array(pending.length * width);
+    pending.forEach((p, i) => input.set(p.result.vector, i * width));
+
+    let output: Awaited<ReturnType<ModelSession['run']>>;
+    try {
+      output = await session.run(input, pending.length);
+    } catch (err) {
+      const code = isCellwatchError(err) ? err.code : 'MODEL_RUNTIME';
+      services.errors.count(code);
+      services.log.error({ pipeline: this.config.name, code, err: (err as Error).message }, 'scoring failed');
+      summary.addSkipped('model_error', pending.length);
+      return;
+    }
+
+    const scores: ScoreRow[] = [];
+    const events: AlarmEvent[] = [];
+    const kpiErrors = new Float64Array(layout.kpis.length);
+    for (let i = 0; i < pending.length; i++) {
+      const { sample, key, result } = pending[i] as Pending;
+      const score = output.score[i] as number;
+      const flagged = score > scoring.threshold;
+      const offset = i * width;
+      for (let k = 0; k < kpiErrors.length; k++) {
+        const d = (input[offset + k] as number) - (output.reconstruction[offset + k] as number);
+        kpiErrors[k] = d * d;
+      }
+      summary.addScore(score, flagged, kpiErrors);
+      scores.push({ entity: key, timestampMs: sample.timestampMs, score, flagged });
+
+      const context = { observed: result.filled, stats: result.stats };
+      const top = flagged
+        ? topContributions(layout, scoring.weights, input, output.reconstruction, offset, context, services.topKpis)
+        : [];
+      const row: ScoredRow = {
+        pipeline: this.config.name,
+        entity: key,
+        timestampMs: sample.timestampMs,
+        score,
+        threshold: scoring.threshold,
+        flagged,
+        top,
+        modelVersion: this.modelLabel,
+        silenced: services.isSilenced(key, sample.timestampMs),
+      };
+      events.push(...services.alarms.observe(row));
+    }
+    this.rowsScored += pending.length;
+
+    try {
+      services.samples.recordScores(this.config.name, scores);
+    } catch (err) {
+      const code = isCellwatchError(err) ? err.code : 'STORAGE_WRITE';
+      services.errors.count(code);
+      services.log.error({ pipeline: this.config.name, code, err: (err as Error).message }, 'score write failed');
+    }
+    if (events.length > 0) services.onAlarms(events);
+  }
+
+  private refreshStats(key: string, entity: readonly string[]): void {
+    const { samples } = this.services;
+    const { maxHistoryRows } = this.config.normalization;
+    const rows = samples.history(this.config.name, key, maxHistoryRows, { excludeFlagged: true });
+    this.history.refresh(entity, rows);
+  }
+
+  async close(): Promise<void> {
+    await this.session.close();
+  }
+}

@@ -1,0 +1,102 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { startEmbeddedBroker } from '../../src/report/embedded-broker.js';
+
+/** A broker on a real TCP port: mosquitto when it is installed (as in CI), else the embedded one. */
+export interface TestBroker {
+  kind: 'mosquitto' | 'aedes';
+  url: string;
+  port: number;
+  /** Stop the broker (an outage); start() brings it back on the same port. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export function hasMosquitto(): boolean {
+  return spawnSync('sh', ['-c', 'command -v mosquitto'], { stdio: 'ignore' }).status === 0;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export async function startTestBroker(dir: string): Promise<TestBroker> {
+  const port = await freePort();
+  const url = `mqtt://127.0.0.1:${port}`;
+  if (hasMosquitto()) {
+    const conf = join(dir, 'mosquitto.conf');
+    // Persistence on, so sessions and queued messages survive the broker's own restart like a real deployment.
+    await writeFile(
+      conf,
+      [
+        `listener ${port} 127.0.0.1`,
+        'allow_anonymous true',
+        'persistence true',
+        `persistence_location ${dir}/`,
+        'max_queued_messages 100000',
+        'log_dest none',
+        '',
+      ].join('\n'),
+    );
+    let child: ChildProcess | undefined;
+    const start = async () => {
+      child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+      await waitForPort(url);
+    };
+    const stop = async () => {
+      const c = child;
+      if (!c || c.exitCode !== null) return;
+      const exited = new Promise((resolve) => c.once('exit', resolve));
+      c.kill('SIGTERM');
+      await exited;
+    };
+    await start();
+    return { kind: 'mosquitto', url, port, start, stop };
+  }
+  let broker: Awaited<ReturnType<typeof startEmbeddedBroker>> | undefined;
+  const start = async () => {
+    broker = await startEmbeddedBroker('127.0.0.1', port);
+  };
+  await start();
+  return {
+    kind: 'aedes',
+    url,
+    port,
+    start,
+    stop: async () => {
+      await broker?.close();
+      broker = undefined;
+    },
+  };
+}
+
+async function waitForPort(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 500 });
+      await c.endAsync();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`broker at ${url} did not come up`);
+}
+
+/** A central subscriber with a persistent session: collects every message under the site's topics. */
+export async function subscriber(url: string, filter: string, clientId = `central-${process.pid}-${Date.now()}`) {
+  const received: { topic: string; body: Record<string, unknown>; retain: boolean }[] = [];
+  const client: MqttClient = await mqtt.connectAsync(url, { clientId, clean: false, protocolVersion: 4 });
+  client.on('message', (topic, payload, packet) => {
+    received.push({ topic, body: JSON.parse(payload.toString()) as Record<string, unknown>, retain: packet.retain });
+  });
+  await client.subscribeAsync(filter, { qos: 1 });
+  return { client, received };
+}
