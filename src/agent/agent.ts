@@ -33,6 +33,7 @@ interface Running {
   forwarder: Forwarder;
   pipelines: Pipeline[];
   timers: NodeJS.Timeout[];
+  health?: HealthReporter;
 }
 
 /**
@@ -120,8 +121,8 @@ export class Agent {
     }
 
     link.start();
-    const health = new HealthReporter(this, this.running, this.alarms, this.maintenance);
-    this.every(config.health.intervalS * 1000, () => this.publish(this.messages.health(health.report(), Date.now())));
+    this.running.health = new HealthReporter(this, this.running, this.alarms, this.maintenance);
+    this.every(config.health.intervalS * 1000, () => this.publishHealth());
     this.every(config.summary.intervalMinutes * 60_000, () => this.publishSummaries());
     this.every(RETENTION_EVERY_MS, () => this.housekeeping());
     log.info({ pipelines: config.pipelines.length, version: VERSION, storage: config.storage.path }, 'agent started');
@@ -170,6 +171,7 @@ export class Agent {
       this.log.info(
         {
           event: event.type,
+          incidentId: event.incident.id,
           pipeline: event.incident.pipeline,
           entity: event.incident.entity,
           peakScore: event.incident.peakScore,
@@ -179,6 +181,11 @@ export class Agent {
       );
       this.publish(this.messages.anomaly(event, nowMs));
     }
+  }
+
+  private publishHealth(): void {
+    const health = this.running?.health;
+    if (health) this.publish(this.messages.health(health.report(), Date.now()));
   }
 
   private publishSummaries(): void {
@@ -225,17 +232,21 @@ export class Agent {
   }
 
   /**
-   * Drain and stop: stop the sources, score what they handed over, send the last summaries, give the outbox
-   * drainTimeoutS to empty, publish offline, close the database. Returns true when the outbox emptied.
+   * Drain and stop: stop the sources, score what they handed over, send the last summaries and health, give
+   * the outbox drainTimeoutS to empty, publish offline, close the database. Returns true when the outbox
+   * emptied. With drain false (a start that failed half-way) it only releases what was opened.
    */
-  async stop(): Promise<boolean> {
+  async stop(drain = true): Promise<boolean> {
     const running = this.running;
     if (!running) return true;
     for (const timer of running.timers) clearInterval(timer);
     for (const pipeline of running.pipelines) await pipeline.stop();
-    this.publishSummaries();
-
-    const drained = await running.forwarder.drain(this.config.drainTimeoutS * 1000);
+    let drained = false;
+    if (drain) {
+      this.publishSummaries();
+      this.publishHealth();
+      drained = await running.forwarder.drain(this.config.drainTimeoutS * 1000);
+    }
     const left = running.outbox.depth().messages;
     await running.link.stop(this.messages.status('offline', Date.now(), 'shutdown'));
     checkpoint(running.db);

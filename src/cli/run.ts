@@ -61,7 +61,7 @@ async function runAgent(config: Config, secrets: Awaited<ReturnType<typeof readS
   try {
     await agent.start();
   } catch (err) {
-    await agent.stop().catch(() => undefined);
+    await agent.stop(false).catch(() => undefined);
     await broker?.close();
     throw err;
   }

@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startEmbeddedBroker } from '../../src/report/embedded-broker.js';
@@ -15,8 +17,15 @@ export interface TestBroker {
   start(): Promise<void>;
 }
 
+/** Debian installs mosquitto in /usr/sbin, which is not on a normal user's PATH. */
+function mosquittoBinary(): string | undefined {
+  const found = spawnSync('sh', ['-c', 'command -v mosquitto'], { encoding: 'utf8' });
+  if (found.status === 0) return found.stdout.trim();
+  return existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : undefined;
+}
+
 export function hasMosquitto(): boolean {
-  return spawnSync('sh', ['-c', 'command -v mosquitto'], { stdio: 'ignore' }).status === 0;
+  return mosquittoBinary() !== undefined;
 }
 
 export async function freePort(): Promise<number> {
@@ -30,7 +39,8 @@ export async function freePort(): Promise<number> {
 export async function startTestBroker(dir: string): Promise<TestBroker> {
   const port = await freePort();
   const url = `mqtt://127.0.0.1:${port}`;
-  if (hasMosquitto()) {
+  const mosquitto = mosquittoBinary();
+  if (mosquitto) {
     const conf = join(dir, 'mosquitto.conf');
     // Persistence on, so sessions and queued messages survive the broker's own restart like a real deployment.
     await writeFile(
@@ -38,6 +48,8 @@ export async function startTestBroker(dir: string): Promise<TestBroker> {
       [
         `listener ${port} 127.0.0.1`,
         'allow_anonymous true',
+        // Started as root (CI), mosquitto switches to its own user, which cannot write to our scratch folder.
+        `user ${process.getuid?.() === 0 ? 'root' : userInfo().username}`,
         'persistence true',
         `persistence_location ${dir}/`,
         'max_queued_messages 100000',
@@ -47,7 +59,7 @@ export async function startTestBroker(dir: string): Promise<TestBroker> {
     );
     let child: ChildProcess | undefined;
     const start = async () => {
-      child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+      child = spawn(mosquitto, ['-c', conf], { stdio: 'ignore' });
       await waitForPort(url);
     };
     const stop = async () => {

@@ -1,0 +1,156 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { scratchDir } from '../helpers.js';
+import { hasMosquitto, startTestBroker, subscriber, type TestBroker } from './broker.js';
+import { startDaemon, until, writeConfig, type Daemon } from './daemon.js';
+import { HOUR_MS, siteConfig, siteCsv, writeModel } from './fixture.js';
+import { validatePayload } from './payload-check.js';
+
+const START_MS = Date.UTC(2026, 1, 2);
+
+interface Received {
+  topic: string;
+  body: Record<string, unknown>;
+  retain: boolean;
+}
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+async function setUp(rows: Parameters<typeof siteCsv>[0], source: object = {}) {
+  const { dir, cleanup } = await scratchDir();
+  cleanups.push(cleanup);
+  const broker = await startTestBroker(dir);
+  cleanups.push(() => broker.stop());
+  const model = await writeModel(dir);
+  const data = join(dir, 'site.csv');
+  await writeFile(data, siteCsv(rows));
+  const config = siteConfig(dir, model, data, broker.url, source);
+  const central = await subscriber(broker.url, 'cw/S1/#');
+  cleanups.push(() => central.client.endAsync(true));
+  return { dir, broker, config, central, configPath: await writeConfig(dir, config) };
+}
+
+function run(configPath: string, args: string[] = []): Daemon {
+  const daemon = startDaemon(configPath, args);
+  cleanups.push(async () => {
+    if (daemon.child.exitCode === null) daemon.child.kill('SIGKILL');
+    await daemon.exited;
+  });
+  return daemon;
+}
+
+const anomalies = (received: Received[]) => received.filter((m) => m.topic === 'cw/S1/anomaly');
+const eventsOf = (received: Received[]) =>
+  anomalies(received).map((m) => `${String(m.body.event)} ${(m.body.incident as { entity: string }).entity}`);
+/** (incident, event) pairs the daemon logged as it published them. */
+const loggedIncidents = (daemon: Daemon) =>
+  new Set(daemon.logs.filter((l) => l.msg === 'incident').map((l) => `${String(l.incidentId)} ${String(l.event)}`));
+const receivedIncidents = (received: Received[]) =>
+  new Set(
+    anomalies(received).map((m) => `${(m.body.incident as { incidentId: string }).incidentId} ${String(m.body.event)}`),
+  );
+
+describe(`cellwatch run against a real broker (${hasMosquitto() ? 'mosquitto' : 'embedded aedes'})`, () => {
+  it('turns a run of anomalous rows into one incident that opens and closes, and reports valid payloads', async () => {
+    const rows = { startMs: START_MS, hours: 30, anomalies: { '2': [10, 15] as [number, number] } };
+    const { configPath, central } = await setUp(rows);
+
+    const daemon = run(configPath, ['--until-sources-end']);
+    expect(await daemon.exited).toBe(0);
+    await until(() => central.received.some((m) => m.topic === 'cw/S1/status' && m.body.state === 'offline'));
+
+    expect(eventsOf(central.received)).toEqual(['open S1/2', 'close S1/2']);
+    const open = anomalies(central.received)[0]?.body.incident as Record<string, unknown>;
+    expect(open.firstFlaggedAt).toBe(new Date(START_MS + 10 * HOUR_MS).toISOString());
+    expect(open.threshold).toBe(1);
+    expect(open.peakScore).toBeGreaterThan(50);
+    const top = open.topKpis as { kpi: string; observed: number; expected: number }[];
+    expect(top.map((t) => t.kpi).sort()).toEqual(['a', 'b', 'c']);
+    for (const t of top) expect(t.observed).toBeCloseTo(10, 0);
+
+    const summaries = central.received.filter((m) => m.topic === 'cw/S1/summary').map((m) => m.body);
+    expect(summaries.reduce((n, s) => n + (s.rowsIn as number), 0)).toBe(60);
+    // Two rows per entity fill the model's window of 2 before the first score.
+    expect(summaries.reduce((n, s) => n + (s.rowsScored as number), 0)).toBe(58);
+
+    const ids = central.received.map((m) => m.body.messageId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const m of central.received) validatePayload(m.topic.split('/').pop() as string, m.body);
+    expect(central.received.filter((m) => m.topic === 'cw/S1/status').map((m) => m.body.state)).toEqual([
+      'online',
+      'offline',
+    ]);
+  });
+
+  it.skipIf(!hasMosquitto())('loses nothing when the broker goes away during anomalies and comes back', async () => {
+    // 60 hours at 36,000×: six seconds of replay, the anomaly in the middle of the outage.
+    const rows = { startMs: START_MS, hours: 60, anomalies: { '1': [25, 32] as [number, number] } };
+    const { configPath, central, broker, dir } = await setUp(rows, { speed: 36_000 });
+    const daemon = run(configPath, ['--until-sources-end']);
+    await daemon.waitForLog((l) => l.msg === 'mqtt connected');
+    await broker.stop();
+    await daemon.waitForLog((l) => l.msg === 'incident' && l.event === 'close');
+    await broker.start();
+
+    expect(await daemon.exited).toBe(0);
+    await until(() => central.received.some((m) => m.topic === 'cw/S1/status' && m.body.state === 'offline'));
+    expect(loggedIncidents(daemon).size).toBeGreaterThanOrEqual(2);
+    expect(receivedIncidents(central.received)).toEqual(loggedIncidents(daemon));
+    expect(anomalies(central.received).every((m) => m.body.replayed === true)).toBe(true);
+    expect(outboxLeft(dir)).toBe(0);
+  });
+
+  it('delivers what was in the outbox when it was killed with SIGKILL, after a restart', async () => {
+    const rows = { startMs: START_MS, hours: 30, anomalies: { '2': [5, 9] as [number, number] } };
+    const { configPath, central, broker, dir } = await setUp(rows);
+    await broker.stop();
+
+    const first = run(configPath);
+    await first.waitForLog((l) => l.msg === 'source ended');
+    await until(() => pendingIds(dir).length >= 2, 10_000, 'outbox to fill');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const pending = pendingIds(dir);
+
+    await broker.start();
+    const second = run(configPath, ['--until-sources-end']);
+    expect(await second.exited).toBe(0);
+    await until(() => central.received.some((m) => m.topic === 'cw/S1/status' && m.body.state === 'offline'));
+    const received = new Map(central.received.map((m) => [m.body.messageId, m.body]));
+    for (const id of pending) {
+      expect(received.has(id), `message ${id} from the killed agent's outbox`).toBe(true);
+      expect(received.get(id)?.replayed).toBe(true);
+    }
+    expect(eventsOf(central.received)).toEqual(['open S1/2', 'close S1/2']);
+    expect(outboxLeft(dir)).toBe(0);
+  });
+});
+
+function openBuffer(dir: string) {
+  return new Database(join(dir, 'state', 'cellwatch.db'), { readonly: true, fileMustExist: true });
+}
+
+function pendingIds(dir: string): string[] {
+  try {
+    const db = openBuffer(dir);
+    const rows = db.prepare<[], { payload: string }>("SELECT payload FROM outbox WHERE kind != 'health'").all();
+    db.close();
+    return rows.map((r) => (JSON.parse(r.payload) as { messageId: string }).messageId);
+  } catch {
+    return [];
+  }
+}
+
+function outboxLeft(dir: string): number {
+  const db = openBuffer(dir);
+  const n = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox').get()?.n ?? -1;
+  db.close();
+  return n;
+}
+
+export type { TestBroker };

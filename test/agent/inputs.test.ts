@@ -1,0 +1,151 @@
+import { appendFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../cli/run-cli.js';
+import { scratchDir } from '../helpers.js';
+import { startTestBroker, subscriber } from './broker.js';
+import { startDaemon, until, writeConfig, type Daemon } from './daemon.js';
+import { HOUR_MS, siteConfig, siteCsv, writeModel } from './fixture.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+async function scratch() {
+  const { dir, cleanup } = await scratchDir();
+  cleanups.push(cleanup);
+  return dir;
+}
+
+function run(configPath: string, args: string[] = []): Daemon {
+  const daemon = startDaemon(configPath, args);
+  cleanups.push(async () => {
+    if (daemon.child.exitCode === null) daemon.child.kill('SIGKILL');
+    await daemon.exited;
+  });
+  return daemon;
+}
+
+describe('cellwatch run with bad configuration', () => {
+  it('names every bad key with its path and line, and exits 78', async () => {
+    const dir = await scratch();
+    const path = join(dir, 'bad.yaml');
+    await writeFile(
+      path,
+      [
+        'site: S1',
+        'pipelines:',
+        '  - name: cells',
+        '    source: {type: file, pth: data.csv}',
+        '    entity: {columns: [site]}',
+        '    model: m.onnx',
+        'storage: {path: state/db}',
+        'mqtt: {url: "mqtt://127.0.0.1:1", keepaliveS: soon}',
+        'alarms: {openFlag: 3}',
+      ].join('\n'),
+    );
+    const result = await runCli(['run', '--config', path]);
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain('error CONFIG_INVALID');
+    expect(result.stderr).toContain('/pipelines/0/source/path: is required');
+    expect(result.stderr).toContain('/pipelines/0/source/pth: is not a known key');
+    expect(result.stderr).toContain('/mqtt/keepaliveS: must be integer');
+    expect(result.stderr).toContain('/alarms/openFlag: is not a known key');
+    expect(result.stderr).toContain('"line":9');
+  });
+
+  it('refuses a missing secret without printing any secret, and exits 78', async () => {
+    const dir = await scratch();
+    const config = siteConfig(dir, 'm.onnx', 'data.csv', 'mqtt://127.0.0.1:1');
+    const path = await writeConfig(dir, { ...config, mqtt: { ...config.mqtt, password: { env: 'CW_NO_SUCH_VAR' } } });
+    const result = await runCli(['run', '--config', path]);
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain('error CONFIG_SECRET: environment variable CW_NO_SUCH_VAR');
+  });
+
+  it('exits 4 with MODEL_READ when the model file is not a model', async () => {
+    const dir = await scratch();
+    await writeFile(join(dir, 'data.csv'), siteCsv({ startMs: 0, hours: 2 }));
+    await writeFile(join(dir, 'm.onnx'), 'not a model');
+    const path = await writeConfig(dir, siteConfig(dir, join(dir, 'm.onnx'), join(dir, 'data.csv'), 'mqtt://x:1'));
+    const result = await runCli(['run', '--config', path]);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain('error MODEL_READ');
+  });
+});
+
+describe('cellwatch run with bad rows and commands', () => {
+  it('reports each bad row with its line, counts it in health, and scores the rest', async () => {
+    const dir = await scratch();
+    const broker = await startTestBroker(dir);
+    cleanups.push(() => broker.stop());
+    const model = await writeModel(dir);
+    const lines = siteCsv({ startMs: Date.UTC(2026, 1, 2), hours: 10 }).split('\n');
+    lines[3] = lines[3]?.replace(/,[^,]*$/, ',abc') ?? '';
+    lines[5] = 'yesterday,S1,1,0,0,0';
+    lines[7] = 'too,few';
+    await writeFile(join(dir, 'data.csv'), lines.join('\n'));
+    const central = await subscriber(broker.url, 'cw/S1/#');
+    cleanups.push(() => central.client.endAsync(true));
+    const path = await writeConfig(dir, siteConfig(dir, model, join(dir, 'data.csv'), broker.url));
+
+    const daemon = run(path, ['--until-sources-end']);
+    expect(await daemon.exited).toBe(0);
+    const issues = daemon.logs
+      .filter((l) => l.msg === 'source issue')
+      .map((l) => `${String(l.code)}@${String(l.line)}`);
+    expect(issues).toEqual(['INPUT_VALUE@4', 'INPUT_TIMESTAMP@6', 'INPUT_FIELD_COUNT@8']);
+    await until(() => central.received.some((m) => m.topic === 'cw/S1/status' && m.body.state === 'offline'));
+    const health = central.received.filter((m) => m.topic === 'cw/S1/health').at(-1)?.body;
+    expect(health?.errors).toEqual({ INPUT_FIELD_COUNT: 1, INPUT_TIMESTAMP: 1, INPUT_VALUE: 1 });
+    const summaries = central.received.filter((m) => m.topic === 'cw/S1/summary').map((m) => m.body);
+    // 20 rows, two dropped whole; the row with one bad cell is kept with that reading missing.
+    expect(summaries.reduce((n, s) => n + (s.rowsIn as number), 0)).toBe(18);
+  });
+
+  it('silences incidents of an entity put in maintenance over MQTT, while still scoring its rows', async () => {
+    const dir = await scratch();
+    const broker = await startTestBroker(dir);
+    cleanups.push(() => broker.stop());
+    const model = await writeModel(dir);
+    const startMs = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 40 * HOUR_MS;
+    const rows = {
+      startMs,
+      hours: 30,
+      anomalies: { '1': [20, 25] as [number, number], '2': [20, 25] as [number, number] },
+    };
+    const data = join(dir, 'data.csv');
+    await writeFile(data, siteCsv({ ...rows, hours: 15 }));
+    const central = await subscriber(broker.url, 'cw/S1/#');
+    cleanups.push(() => central.client.endAsync(true));
+    const path = await writeConfig(dir, siteConfig(dir, model, data, broker.url, { mode: 'follow', pollMs: 100 }));
+
+    const daemon = run(path);
+    await daemon.waitForLog((l) => l.msg === 'mqtt connected');
+    const operator = await mqtt.connectAsync(broker.url, { clientId: 'operator' });
+    cleanups.push(() => operator.endAsync(true));
+    const command = { action: 'start', entity: 'S1/2', start: new Date(startMs).toISOString(), durationMinutes: 3000 };
+    await operator.publishAsync('cw/S1/command/maintenance', JSON.stringify(command), { qos: 1 });
+    await operator.publishAsync('cw/S1/command/reboot', '{}', { qos: 1 });
+    await until(() => central.received.filter((m) => m.topic === 'cw/S1/event').length >= 2);
+
+    await appendFile(data, siteCsv(rows, 15));
+    await daemon.waitForLog((l) => l.msg === 'incident' && l.event === 'close');
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exited).toBe(0);
+
+    const events = central.received.filter((m) => m.topic === 'cw/S1/event').map((m) => m.body);
+    expect(events.map((e) => e.event)).toEqual(['maintenance_started', 'command_rejected']);
+    expect(events[1]?.message).toBe('unknown command "reboot"');
+    const incidents = central.received.filter((m) => m.topic === 'cw/S1/anomaly').map((m) => m.body);
+    expect(incidents.map((m) => `${String(m.event)} ${(m.incident as { entity: string }).entity}`)).toEqual([
+      'open S1/1',
+      'close S1/1',
+    ]);
+    const health = central.received.filter((m) => m.topic === 'cw/S1/health').at(-1)?.body;
+    expect((health?.alarms as { silenced: number }).silenced).toBe(1);
+    expect((health?.pipelines as { rowsScored: number }[])[0]?.rowsScored).toBe(58);
+  });
+});
