@@ -30,7 +30,8 @@ if (!existsSync(join(smd, `${machine}_test.csv.gz`))) {
 }
 const testCsv = join(out, `${machine}_test.csv`);
 const model = join(out, `${machine}-context.onnx`);
-if (!existsSync(testCsv)) execFileSync('npx', ['tsx', 'scripts/smd-to-csv.ts', smd, machine, out], { stdio: 'inherit' });
+if (!existsSync(testCsv))
+  execFileSync('npx', ['tsx', 'scripts/smd-to-csv.ts', smd, machine, out], { stdio: 'inherit' });
 if (!existsSync(model)) {
   const train = ['train', '--variant', 'context', '--input', join(out, `${machine}_train.csv`), '--output', model];
   execFileSync('node', [main, ...train, '--time-features', 'none', '--seasonality', 'none'], { stdio: 'inherit' });
@@ -79,10 +80,9 @@ await central.client.endAsync();
 await broker.stop();
 
 // Labelled segments: runs of label 1, as [start, end] in epoch ms.
-const labels = parse(readFileSync(join(out, `${machine}_test_labels.csv`)), { columns: true }) as {
-  timestamp: string;
-  label: string;
-}[];
+const labels = parse<{ timestamp: string; label: string }>(readFileSync(join(out, `${machine}_test_labels.csv`)), {
+  columns: true,
+});
 const segments: [number, number][] = [];
 for (const row of labels) {
   const t = Date.parse(row.timestamp);
@@ -112,5 +112,10 @@ console.log(`daemon exit code ${code} after ${((Date.now() - started) / 60_000).
 console.log(`rows replayed: ${labels.length}; labelled anomaly segments: ${segments.length}`);
 console.log(`segments with an incident: ${detected} of ${segments.length}`);
 console.log(`incidents: ${incidents.length}; outside every labelled segment: ${outside}`);
-console.log(`messages over the broker: ${messages} (${JSON.stringify(byTopic)}), ${(messages / labels.length).toFixed(4)} per row`);
-console.log(`daemon RSS and CPU per minute: ${usage.map((u) => `${u.minute}m ${u.rssMiB} MiB ${u.cpuPct} %`).join('; ')}`);
+console.log(
+  `messages over the broker: ${messages} (${JSON.stringify(byTopic)}),`,
+  `${(messages / labels.length).toFixed(4)} per row`,
+);
+console.log(
+  `daemon RSS and CPU per minute: ${usage.map((u) => `${u.minute}m ${u.rssMiB} MiB ${u.cpuPct} %`).join('; ')}`,
+);

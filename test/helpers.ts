@@ -59,11 +59,27 @@ export function randomModel(layout: Layout, seed = 3, contract = contractFor(lay
 }
 
 /** The error a function throws, for assertions on its code and message. */
-export function thrown(fn: () => unknown): { code?: string; message: string } {
+export interface Thrown {
+  code?: string;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+export function thrown(fn: () => unknown): Thrown {
   try {
     fn();
   } catch (err) {
-    return err as { code?: string; message: string };
+    return err as Thrown;
   }
   throw new Error('expected the call to throw');
+}
+
+/** The error an async call rejects with; fails when it resolves. */
+export async function rejection(fn: () => Promise<unknown>): Promise<Thrown> {
+  try {
+    await fn();
+  } catch (err) {
+    return err as Thrown;
+  }
+  throw new Error('expected the call to reject');
 }

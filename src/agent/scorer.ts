@@ -29,8 +29,8 @@ interface Pending {
   result: Extract<FeatureResult, { status: 'ok' }>;
 }
 
-/** An hour bucket of an entity needs this many rows before it gets statistics of its own. */
-const MIN_ROWS_PER_BUCKET = 10;
+/** An hour bucket needs four weeks of hourly rows before it gets statistics of its own: fewer give noisy spreads. */
+const MIN_ROWS_PER_BUCKET = 28;
 /** Rows an earlier run left unscored that are scored at start-up; older ones stay unscored. */
 const BACKLOG_LIMIT = 100_000;
 

@@ -84,6 +84,8 @@ function describeErrors(errors: ErrorObject[], doc: Document, lines: LineCounter
     } else if (error.keyword === 'required') {
       path = joinPointer(error.instancePath, String(error.params.missingProperty));
       message = 'is required';
+    } else if (error.keyword === 'enum') {
+      message = `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}`;
     } else if (error.keyword === 'discriminator') {
       path = joinPointer(error.instancePath, 'type');
       message = 'must be one of: system, file';
@@ -91,7 +93,7 @@ function describeErrors(errors: ErrorObject[], doc: Document, lines: LineCounter
     const key = `${path}|${message}`;
     if (!problems.has(key)) problems.set(key, { path, message, line: lineOf(path, doc, lines) });
   }
-  return [...problems.values()];
+  return [...problems.values()].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || a.path.localeCompare(b.path));
 }
 
 function joinPointer(base: string, key: string): string {

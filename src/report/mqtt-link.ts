@@ -108,10 +108,12 @@ export class MqttLink {
     );
     this.failures = 0;
     this.outageLogged = false;
-    const filters = Object.fromEntries(this.options.subscriptions.map((t) => [t, { qos: 1 as const }]));
-    client.subscribe(filters, (err) => {
-      if (err) this.log.warn({ err: err.message }, 'mqtt subscribe failed');
-    });
+    if (this.options.subscriptions.length > 0) {
+      const filters = Object.fromEntries(this.options.subscriptions.map((t) => [t, { qos: 1 as const }]));
+      client.subscribe(filters, (err) => {
+        if (err) this.log.warn({ err: err.message }, 'mqtt subscribe failed');
+      });
+    }
     this.handlers.connected();
   }
 
