@@ -50,6 +50,8 @@ const config = {
       entity: { columns: ['host'] },
       model,
       intervalS: 60,
+      // ADAPT_ON_LEVEL_SHIFT=false measures the agent without the per-entity adaptation after a level shift.
+      normalization: { adaptOnLevelShift: process.env.ADAPT_ON_LEVEL_SHIFT !== 'false' },
     },
   ],
   storage: { path: join(work, 'state', 'cellwatch.db') },

@@ -179,6 +179,9 @@ export class Agent {
         },
         'incident',
       );
+      const pipeline = this.running?.pipelines.find((p) => p.name === event.incident.pipeline);
+      if (event.type === 'open') pipeline?.countIncident();
+      if (event.type === 'level_shift') pipeline?.rebaseline(event.incident.entity, event.incident.firstFlaggedAtMs);
       this.publish(this.messages.anomaly(event, nowMs));
     }
   }
@@ -188,11 +191,13 @@ export class Agent {
     if (health) this.publish(this.messages.health(health.report(), Date.now()));
   }
 
-  private publishSummaries(): void {
+  /** One summary per pipeline; at shutdown (final) a pipeline that took no rows since the last one is skipped. */
+  private publishSummaries(final = false): void {
     const nowMs = Date.now();
     const open = this.alarms.openIncidents();
     for (const pipeline of this.running?.pipelines ?? []) {
       const { periodStartMs, ...figures } = pipeline.takeSummary(nowMs);
+      if (final && figures.rowsIn === 0) continue;
       const incidentsOpen = open.filter((i) => i.pipeline === pipeline.name).length;
       const body = {
         ...figures,
@@ -243,7 +248,7 @@ export class Agent {
     for (const pipeline of running.pipelines) await pipeline.stop();
     let drained = false;
     if (drain) {
-      this.publishSummaries();
+      this.publishSummaries(true);
       this.publishHealth();
       drained = await running.forwarder.drain(this.config.drainTimeoutS * 1000);
     }

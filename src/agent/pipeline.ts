@@ -111,6 +111,16 @@ export class Pipeline implements SourceSink {
     await this.scorer.score(newSamples, this.summary);
   }
 
+  /** The alarm layer reported a level shift: the entity's statistics follow its new level from now on. */
+  rebaseline(entity: string, sinceMs: number): void {
+    this.scorer?.rebaseline(entity, sinceMs);
+  }
+
+  /** The alarm layer opened an incident on one of this pipeline's entities. */
+  countIncident(): void {
+    this.summary.addIncident();
+  }
+
   issue(issue: SourceIssue): void {
     this.services.errors.count(issue.code);
     this.summary.addSkipped(issue.code === 'INPUT_VALUE' ? 'bad_value' : 'bad_row', 1);
@@ -145,6 +155,7 @@ export class Pipeline implements SourceSink {
       modelId: this.scorer?.modelId ?? null,
       modelVersion: this.scorer?.modelVersion ?? null,
       entitiesOwnStats: this.scorer?.entitiesWithOwnStats ?? 0,
+      entitiesOwnThreshold: this.scorer?.entitiesWithOwnThreshold ?? 0,
     };
   }
 

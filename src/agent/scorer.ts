@@ -11,6 +11,7 @@ import type { ErrorCounter } from './error-counter.js';
 import type { Logger } from 'pino';
 import { entityKey, entityValues } from './entity-key.js';
 import { isCellwatchError } from '../errors.js';
+import { EntityThresholds } from '../detect/entity-thresholds.js';
 import { pipelineError } from './pipeline-error.js';
 
 export interface ScorerServices {
@@ -42,6 +43,7 @@ export class PipelineScorer {
   rowsScored = 0;
   private readonly featurizer: Featurizer;
   private readonly history: HistoryStats;
+  private readonly thresholds: EntityThresholds;
 
   private constructor(
     private readonly config: PipelineConfig,
@@ -56,6 +58,12 @@ export class PipelineScorer {
       refreshRows: config.normalization.refreshRows,
       minRowsPerBucket: MIN_ROWS_PER_BUCKET,
     });
+    const { scoring } = session.info.contract;
+    this.thresholds = new EntityThresholds(
+      scoring.threshold,
+      scoring.thresholdPercentile,
+      config.normalization.minHistoryRows,
+    );
   }
 
   /** Load and check the pipeline's model: its KPIs must be the pipeline's features, its keys among its columns. */
@@ -101,6 +109,10 @@ export class PipelineScorer {
     return this.history.entitiesWithOwnStats;
   }
 
+  get entitiesWithOwnThreshold(): number {
+    return this.thresholds.recalibrated;
+  }
+
   /**
    * After a restart: rebuild each entity's window and statistics from the buffer, then score the rows an
    * earlier run buffered but never scored (it was killed between the two). Returns the rows scored.
@@ -111,7 +123,7 @@ export class PipelineScorer {
     const name = this.config.name;
     for (const key of samples.entities(name)) {
       const entity = entityValues(key);
-      this.refreshStats(key, entity);
+      this.refreshStats(key, entity, Number.NEGATIVE_INFINITY);
       const recent = samples.history(name, key, layout.window + layout.maxFillRows).filter((r) => r.score !== null);
       for (const row of recent.reverse()) {
         this.featurizer.push({ line: 0, timestampMs: row.timestampMs, entity, values: row.values });
@@ -135,7 +147,12 @@ export class PipelineScorer {
     let pending: Pending[] = [];
     for (const sample of batch) {
       const key = entityKey(sample.entity);
-      if (this.history.due(key)) this.refreshStats(key, sample.entity);
+      if (this.history.due(key)) {
+        // Score what is pending first: the refresh then sees every earlier row scored, whatever the batch size.
+        if (pending.length > 0) await this.run(pending, summary);
+        pending = [];
+        this.refreshStats(key, sample.entity, sample.timestampMs);
+      }
       const result = this.featurizer.push({ line: 0, ...sample });
       if (result.status !== 'ok') {
         summary.addSkipped(result.status);
@@ -174,7 +191,8 @@ export class PipelineScorer {
     for (let i = 0; i < pending.length; i++) {
       const { sample, key, result } = pending[i] as Pending;
       const score = output.score[i] as number;
-      const flagged = score > scoring.threshold;
+      const threshold = this.thresholds.threshold(key);
+      const flagged = score > threshold;
       const offset = i * width;
       for (let k = 0; k < kpiErrors.length; k++) {
         const d = (input[offset + k] as number) - (output.reconstruction[offset + k] as number);
@@ -192,7 +210,7 @@ export class PipelineScorer {
         entity: key,
         timestampMs: sample.timestampMs,
         score,
-        threshold: scoring.threshold,
+        threshold,
         flagged,
         top,
         modelVersion: this.modelLabel,
@@ -212,11 +230,42 @@ export class PipelineScorer {
     if (events.length > 0) services.onAlarms(events);
   }
 
-  private refreshStats(key: string, entity: readonly string[]): void {
-    const { samples } = this.services;
+  /** The entity's level has shifted since sinceMs: rebuild its statistics from the rows after the shift. */
+  rebaseline(key: string, sinceMs: number): void {
+    if (!this.config.normalization.adaptOnLevelShift) return;
+    this.history.rebaseline(key, sinceMs);
+    this.services.log.info({ pipeline: this.config.name, entity: key, sinceMs }, 'level shift: rebaselining');
+  }
+
+  /**
+   * Recompute an entity's statistics from its scored history (rows of the batch in hand are not scored yet
+   * and stay out, so batch size never changes the result). After a level shift, all rows since the shift
+   * count, and the entity's threshold is then calibrated on the scores that follow.
+   */
+  private refreshStats(key: string, entity: readonly string[], nowMs: number): void {
+    const { samples, log } = this.services;
     const { maxHistoryRows } = this.config.normalization;
-    const rows = samples.history(this.config.name, key, maxHistoryRows, { excludeFlagged: true });
-    this.history.refresh(entity, rows);
+    const name = this.config.name;
+    const shiftedSince = this.history.shiftedSince(key);
+    if (shiftedSince === undefined) {
+      const rows = samples.history(name, key, maxHistoryRows, { excludeFlagged: true }).filter((r) => r.score !== null);
+      this.history.refresh(entity, rows);
+    } else {
+      const since = samples.history(name, key, maxHistoryRows).filter((r) => r.timestampMs >= shiftedSince);
+      if (
+        this.history.refresh(
+          entity,
+          since.filter((r) => r.score !== null),
+        )
+      ) {
+        log.info({ pipeline: name, entity: key, rows: since.length }, 'entity rebaselined');
+        this.thresholds.startCalibration(key, nowMs);
+      }
+    }
+    if (this.thresholds.isCalibrating(key)) {
+      const threshold = this.thresholds.calibrate(key, samples.history(name, key, maxHistoryRows));
+      if (threshold !== undefined) log.info({ pipeline: name, entity: key, threshold }, 'entity threshold calibrated');
+    }
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,7 @@ interface DemoFlags {
   speed: number;
 }
 
+const HOUR_MS = 3_600_000;
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export function registerDemo(program: Command): void {
@@ -42,12 +43,19 @@ async function runDemo(flags: DemoFlags): Promise<number> {
   }
   const replayFile = join(out, `${flags.site}.csv`);
   const rows = await extractSite(join(dataDir, 'test.csv'), replayFile, flags.site);
+  const maintenance = await maintenanceWindows(join(dataDir, 'test_labels.csv'), flags.site);
   console.log(`replaying ${rows} rows of ${flags.site} (30 days, 3 sectors) at ${flags.speed}× through cellwatch run`);
+  console.log(
+    `${maintenance.length} planned maintenance windows in its configuration; what a central subscriber gets:`,
+  );
 
   const broker = await startEmbeddedBroker();
   await rm(join(out, 'state'), { recursive: true, force: true });
   const configPath = join(out, 'cellwatch.yaml');
-  await writeFile(configPath, stringifyYaml(demoConfig(flags, replayFile, join(out, 'state'), broker.url)));
+  await writeFile(
+    configPath,
+    stringifyYaml(demoConfig(flags, replayFile, join(out, 'state'), broker.url, maintenance)),
+  );
 
   const subscriber = await mqtt.connectAsync(broker.url, { clientId: 'demo-central', protocolVersion: 4 });
   const counts: Record<string, number> = {};
@@ -87,7 +95,30 @@ async function extractSite(input: string, output: string, site: string): Promise
   return rows;
 }
 
-function demoConfig(flags: DemoFlags, replayFile: string, stateDir: string, url: string) {
+/**
+ * The site's planned maintenance nights, as an operator would enter them in the configuration: the data
+ * set labels them, and a switched-off cell would otherwise look exactly like a dead one.
+ */
+async function maintenanceWindows(labels: string, site: string): Promise<{ start: string; end: string }[]> {
+  const parser = createReadStream(labels).pipe(parse({ columns: true }));
+  const windows: { startMs: number; endMs: number }[] = [];
+  for await (const record of parser as AsyncIterable<Record<string, string>>) {
+    if (record.site !== site || record.maintenance !== '1') continue;
+    const startMs = Date.parse(record.timestamp as string);
+    const last = windows.at(-1);
+    if (last && startMs <= last.endMs) last.endMs = Math.max(last.endMs, startMs + HOUR_MS);
+    else windows.push({ startMs, endMs: startMs + HOUR_MS });
+  }
+  return windows.map((w) => ({ start: new Date(w.startMs).toISOString(), end: new Date(w.endMs).toISOString() }));
+}
+
+function demoConfig(
+  flags: DemoFlags,
+  replayFile: string,
+  stateDir: string,
+  url: string,
+  maintenance: { start: string; end: string }[],
+) {
   return {
     site: flags.site,
     pipelines: [
@@ -108,6 +139,7 @@ function demoConfig(flags: DemoFlags, replayFile: string, stateDir: string, url:
     ],
     storage: { path: join(stateDir, 'cellwatch.db') },
     mqtt: { url, protocolVersion: 4 },
+    maintenance: maintenance.map((w) => ({ ...w, reason: 'planned maintenance night' })),
     summary: { intervalMinutes: 0.25 },
     health: { intervalS: 10 },
     logLevel: 'info',

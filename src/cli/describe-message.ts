@@ -21,7 +21,7 @@ export function describeMessage(kind: string, text: string): string {
       const kpis = i.topKpis.map((k) => `${k.kpi} ${num(k.observed)} vs ${num(k.expected)}`).join(', ');
       const when = a.event === 'close' ? `${i.firstFlaggedAt} → ${i.lastFlaggedAt}` : i.firstFlaggedAt;
       return (
-        `${tag}${a.event.toUpperCase().padEnd(12)}${i.entity.padEnd(12)}${when}  peak ${num(i.peakScore)} ` +
+        `${tag}${a.event.toUpperCase().padEnd(12)}${i.entity}  ${when}  peak ${num(i.peakScore)} ` +
         `(threshold ${num(i.threshold)}), ${i.flaggedRows}/${i.rows} rows flagged; ${kpis}${replay}`
       );
     }

@@ -96,6 +96,12 @@ export const PipelineSchema = Obj({
       refreshRows: PositiveInt('rows between recomputations', 24),
       /** History used for the statistics, newest rows first. */
       maxHistoryRows: PositiveInt('rows of history the statistics are computed from', 2_016),
+      /**
+       * After a "level shift, retrain" event, rebuild the entity's statistics from the rows since the shift
+       * and give it a threshold of its own from the scores that follow, so it can raise incidents again
+       * before a new model arrives. Off: the entity stays silent until its rows are clean again.
+       */
+      adaptOnLevelShift: Type.Boolean({ default: true }),
     },
     'per-entity statistics from the buffer',
   ),

@@ -26,6 +26,8 @@ export interface HistoryStatsOptions {
 export class HistoryStats {
   private readonly rowsSinceRefresh = new Map<string, number>();
   private readonly ownStats = new Set<string>();
+  /** Entities whose level has shifted: their next statistics come from every row since the shift. */
+  private readonly shifted = new Map<string, number>();
 
   /**
    * @param normalization the featurizer's own (mutable) copy: refreshed buckets are written into it
@@ -42,6 +44,20 @@ export class HistoryStats {
   /** Entities now normalised with their own history. */
   get entitiesWithOwnStats(): number {
     return this.ownStats.size;
+  }
+
+  /**
+   * The alarm layer saw the entity's level move for good. Flagged rows are normally kept out of the
+   * statistics, but after a shift nearly every row is flagged, so the entity would be judged against its old
+   * level forever; its next statistics are computed from all its rows since the shift instead.
+   */
+  rebaseline(entityKey: string, sinceMs: number): void {
+    this.shifted.set(entityKey, sinceMs);
+  }
+
+  /** When the entity is waiting for a rebaseline, the time of the shift; else undefined. */
+  shiftedSince(entityKey: string): number | undefined {
+    return this.shifted.get(entityKey);
   }
 
   /** Count a new row of an entity; true when its statistics are due for a recomputation. */
@@ -78,7 +94,10 @@ export class HistoryStats {
     );
     const buckets = Object.entries(fresh.entities);
     for (const [bucket, stats] of buckets) this.normalization.entities[bucket] = stats;
-    if (buckets.length > 0) this.ownStats.add(entityKey);
+    if (buckets.length > 0) {
+      this.ownStats.add(entityKey);
+      this.shifted.delete(entityKey);
+    }
     return buckets.length > 0;
   }
 }

@@ -112,6 +112,7 @@ export class MqttLink {
       const filters = Object.fromEntries(this.options.subscriptions.map((t) => [t, { qos: 1 as const }]));
       client.subscribe(filters, (err) => {
         if (err) this.log.warn({ err: err.message }, 'mqtt subscribe failed');
+        else this.log.info({ filters: this.options.subscriptions }, 'mqtt subscribed');
       });
     }
     this.handlers.connected();

@@ -125,6 +125,8 @@ export const PipelineHealthSchema = Obj({
   modelVersion: Type.Union([Type.Integer(), Type.Null()]),
   /** Entities normalised with their own buffered history rather than the model's statistics. */
   entitiesOwnStats: Type.Integer({ minimum: 0 }),
+  /** Entities scored against a threshold of their own, calibrated after a level shift. */
+  entitiesOwnThreshold: Type.Integer({ minimum: 0 }),
 });
 
 export const HealthPayloadSchema = Obj(

@@ -123,7 +123,7 @@ describe('cellwatch run with bad rows and commands', () => {
     const path = await writeConfig(dir, siteConfig(dir, model, data, broker.url, { mode: 'follow', pollMs: 100 }));
 
     const daemon = run(path);
-    await daemon.waitForLog((l) => l.msg === 'mqtt connected');
+    await daemon.waitForLog((l) => l.msg === 'mqtt subscribed');
     const operator = await mqtt.connectAsync(broker.url, { clientId: 'operator' });
     cleanups.push(() => operator.endAsync(true));
     const command = { action: 'start', entity: 'S1/2', start: new Date(startMs).toISOString(), durationMinutes: 3000 };
