@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scratchDir } from '../helpers.js';
 import { hasMosquitto, startTestBroker, subscriber, type TestBroker } from './broker.js';
-import { startDaemon, until, writeConfig, type Daemon } from './daemon.js';
+import { Cleanups, until, writeConfig, type Daemon } from './daemon.js';
 import { HOUR_MS, siteConfig, siteCsv, writeModel } from './fixture.js';
 import { validatePayload } from './payload-check.js';
 
@@ -16,32 +16,25 @@ interface Received {
   retain: boolean;
 }
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
 
 async function setUp(rows: Parameters<typeof siteCsv>[0], source: object = {}) {
   const { dir, cleanup } = await scratchDir();
-  cleanups.push(cleanup);
+  cleanups.add(cleanup);
   const broker = await startTestBroker(dir);
-  cleanups.push(() => broker.stop());
+  cleanups.add(() => broker.stop());
   const model = await writeModel(dir);
   const data = join(dir, 'site.csv');
   await writeFile(data, siteCsv(rows));
   const config = siteConfig(dir, model, data, broker.url, source);
   const central = await subscriber(broker.url, 'cw/S1/#');
-  cleanups.push(() => central.client.endAsync(true));
+  cleanups.add(() => central.client.endAsync(true));
   return { dir, broker, config, central, configPath: await writeConfig(dir, config) };
 }
 
 function run(configPath: string, args: string[] = []): Daemon {
-  const daemon = startDaemon(configPath, args);
-  cleanups.push(async () => {
-    if (daemon.child.exitCode === null) daemon.child.kill('SIGKILL');
-    await daemon.exited;
-  });
-  return daemon;
+  return cleanups.daemon(configPath, args);
 }
 
 const anomalies = (received: Received[]) => received.filter((m) => m.topic === 'cw/S1/anomaly');

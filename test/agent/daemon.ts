@@ -82,3 +82,26 @@ export async function until(check: () => boolean, timeoutMs = 30_000, what = 'co
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Clean-up steps a test registers as it goes, run newest first after it (register with afterEach). */
+export class Cleanups {
+  private steps: (() => Promise<unknown>)[] = [];
+
+  add(step: () => Promise<unknown>): void {
+    this.steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    for (const step of this.steps.splice(0).reverse()) await step().catch(() => undefined);
+  }
+
+  /** Start the daemon; a daemon still running when the test ends is killed. */
+  daemon(configPath: string, args: string[] = []): Daemon {
+    const daemon = startDaemon(configPath, args);
+    this.add(async () => {
+      if (daemon.child.exitCode === null) daemon.child.kill('SIGKILL');
+      await daemon.exited;
+    });
+    return daemon;
+  }
+}

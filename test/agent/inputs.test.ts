@@ -5,27 +5,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../cli/run-cli.js';
 import { scratchDir } from '../helpers.js';
 import { startTestBroker, subscriber } from './broker.js';
-import { startDaemon, until, writeConfig, type Daemon } from './daemon.js';
+import { Cleanups, until, writeConfig, type Daemon } from './daemon.js';
 import { HOUR_MS, siteConfig, siteCsv, writeModel } from './fixture.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
 
 async function scratch() {
   const { dir, cleanup } = await scratchDir();
-  cleanups.push(cleanup);
+  cleanups.add(cleanup);
   return dir;
 }
 
 function run(configPath: string, args: string[] = []): Daemon {
-  const daemon = startDaemon(configPath, args);
-  cleanups.push(async () => {
-    if (daemon.child.exitCode === null) daemon.child.kill('SIGKILL');
-    await daemon.exited;
-  });
-  return daemon;
+  return cleanups.daemon(configPath, args);
 }
 
 describe('cellwatch run with bad configuration', () => {
@@ -80,7 +73,7 @@ describe('cellwatch run with bad rows and commands', () => {
   it('reports each bad row with its line, counts it in health, and scores the rest', async () => {
     const dir = await scratch();
     const broker = await startTestBroker(dir);
-    cleanups.push(() => broker.stop());
+    cleanups.add(() => broker.stop());
     const model = await writeModel(dir);
     const lines = siteCsv({ startMs: Date.UTC(2026, 1, 2), hours: 10 }).split('\n');
     lines[3] = lines[3]?.replace(/,[^,]*$/, ',abc') ?? '';
@@ -88,7 +81,7 @@ describe('cellwatch run with bad rows and commands', () => {
     lines[7] = 'too,few';
     await writeFile(join(dir, 'data.csv'), lines.join('\n'));
     const central = await subscriber(broker.url, 'cw/S1/#');
-    cleanups.push(() => central.client.endAsync(true));
+    cleanups.add(() => central.client.endAsync(true));
     const path = await writeConfig(dir, siteConfig(dir, model, join(dir, 'data.csv'), broker.url));
 
     const daemon = run(path, ['--until-sources-end']);
@@ -108,7 +101,7 @@ describe('cellwatch run with bad rows and commands', () => {
   it('silences incidents of an entity put in maintenance over MQTT, while still scoring its rows', async () => {
     const dir = await scratch();
     const broker = await startTestBroker(dir);
-    cleanups.push(() => broker.stop());
+    cleanups.add(() => broker.stop());
     const model = await writeModel(dir);
     const startMs = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 40 * HOUR_MS;
     const rows = {
@@ -119,13 +112,13 @@ describe('cellwatch run with bad rows and commands', () => {
     const data = join(dir, 'data.csv');
     await writeFile(data, siteCsv({ ...rows, hours: 15 }));
     const central = await subscriber(broker.url, 'cw/S1/#');
-    cleanups.push(() => central.client.endAsync(true));
+    cleanups.add(() => central.client.endAsync(true));
     const path = await writeConfig(dir, siteConfig(dir, model, data, broker.url, { mode: 'follow', pollMs: 100 }));
 
     const daemon = run(path);
     await daemon.waitForLog((l) => l.msg === 'mqtt subscribed');
     const operator = await mqtt.connectAsync(broker.url, { clientId: 'operator' });
-    cleanups.push(() => operator.endAsync(true));
+    cleanups.add(() => operator.endAsync(true));
     const command = { action: 'start', entity: 'S1/2', start: new Date(startMs).toISOString(), durationMinutes: 3000 };
     await operator.publishAsync('cw/S1/command/maintenance', JSON.stringify(command), { qos: 1 });
     await operator.publishAsync('cw/S1/command/reboot', '{}', { qos: 1 });

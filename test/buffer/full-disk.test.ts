@@ -1,40 +1,29 @@
-import { join } from 'node:path';
-import type Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/buffer/database.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { DiskFullEvent } from '../../src/buffer/full-disk.js';
 import { Outbox, type OutboxMessage } from '../../src/buffer/outbox.js';
 import { SampleStore, type SampleRow } from '../../src/buffer/samples.js';
-import { scratchDir, thrown } from '../helpers.js';
+import { thrown } from '../helpers.js';
+import { useTempDatabase } from './temp-database.js';
+
+const temp = useTempDatabase();
 
 const T0 = Date.UTC(2026, 0, 1);
 const BATCH_ROWS = 20;
 
-let cleanup: () => Promise<void>;
-let path: string;
-let db: Database.Database;
 let events: DiskFullEvent[];
 let samples: SampleStore;
 let outbox: Outbox;
-beforeEach(async () => {
-  let dir: string;
-  ({ dir, cleanup } = await scratchDir());
-  path = join(dir, 'buffer.db');
-  db = openDatabase(path).db;
+beforeEach(() => {
   events = [];
   const listener = (e: DiskFullEvent) => events.push(e);
-  samples = new SampleStore(db, path, { retentionHours: 24, maxMb: 100 }, listener);
-  outbox = new Outbox(db, { maxMessages: 1000, maxBytes: 1_000_000 }, listener);
-});
-afterEach(async () => {
-  db.close();
-  await cleanup();
+  samples = new SampleStore(temp.db, temp.path, { retentionHours: 24, maxMb: 100 }, listener);
+  outbox = new Outbox(temp.db, { maxMessages: 1000, maxBytes: 1_000_000 }, listener);
 });
 
 /** A real SQLITE_FULL: the database may grow by this many pages and no more. */
 function capPages(extraPages: number): void {
-  const pageCount = db.pragma('page_count', { simple: true }) as number;
-  db.pragma(`max_page_count = ${pageCount + extraPages}`);
+  const pageCount = temp.db.pragma('page_count', { simple: true }) as number;
+  temp.db.pragma(`max_page_count = ${pageCount + extraPages}`);
 }
 
 function batch(first: number, rows = BATCH_ROWS): SampleRow[] {
@@ -144,7 +133,7 @@ describe('a full disk while enqueueing a report', () => {
     expect(events).toEqual([{ operation: 'outbox.enqueue', freedSamples: 0, recovered: false }]);
     expect(outbox.depth().messages).toBe(enqueued);
 
-    db.pragma('max_page_count = 100000');
+    temp.db.pragma('max_page_count = 100000');
     const { id } = outbox.enqueue(report('after the cleanup'));
 
     expect(outbox.next(1000, new Set(), T0).at(-1)).toMatchObject({ id, payload: 'after the cleanup' });
@@ -155,7 +144,7 @@ describe('a full disk while enqueueing a report', () => {
 describe('other write failures', () => {
   it('become STORAGE_WRITE with the SQLite code, without freeing any samples', () => {
     samples.insert('ran', batch(0));
-    db.exec("CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'refused by test'); END");
+    temp.db.exec("CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'refused by test'); END");
 
     const error = thrown(() => outbox.enqueue(report('r')));
 

@@ -1,27 +1,13 @@
-import { join } from 'node:path';
-import type Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/buffer/database.js';
 import { Outbox, type OutboxKind, type OutboxMessage } from '../../src/buffer/outbox.js';
-import { scratchDir } from '../helpers.js';
+import { useTempDatabase } from './temp-database.js';
+
+const temp = useTempDatabase();
 
 const T0 = Date.UTC(2026, 0, 1);
 const NONE: ReadonlySet<number> = new Set();
 const NO_DROPS = { anomaly: 0, event: 0, summary: 0, health: 0, expired: 0 };
-
-let cleanup: () => Promise<void>;
-let path: string;
-let db: Database.Database;
-beforeEach(async () => {
-  let dir: string;
-  ({ dir, cleanup } = await scratchDir());
-  path = join(dir, 'buffer.db');
-  db = openDatabase(path).db;
-});
-afterEach(async () => {
-  db.close();
-  await cleanup();
-});
 
 function message(kind: OutboxKind, payload: string, extra: Partial<OutboxMessage> = {}): OutboxMessage {
   return { kind, topic: `cellwatch/SITE-042/${kind}`, payload, qos: 1, retain: false, createdMs: T0, ...extra };
@@ -38,7 +24,7 @@ function pendingPayloads(outbox: Outbox, exclude = NONE): string[] {
 
 describe('Outbox.next', () => {
   it('hands out anomalies and events first, then summaries, then health, oldest first within a priority', () => {
-    const outbox = new Outbox(db, { maxMessages: 100, maxBytes: 100_000 });
+    const outbox = new Outbox(temp.db, { maxMessages: 100, maxBytes: 100_000 });
     add(outbox, 'health', 'h1', { topic: 'cellwatch/SITE-042/status', qos: 0, retain: true });
     add(outbox, 'summary', 's1');
     const anomalyId = add(outbox, 'anomaly', 'a1', { expiresMs: T0 + 60_000 });
@@ -62,7 +48,7 @@ describe('Outbox.next', () => {
   });
 
   it('skips the messages in flight and still fills the limit', () => {
-    const outbox = new Outbox(db, { maxMessages: 100, maxBytes: 100_000 });
+    const outbox = new Outbox(temp.db, { maxMessages: 100, maxBytes: 100_000 });
     const a1 = add(outbox, 'anomaly', 'a1');
     const a2 = add(outbox, 'anomaly', 'a2');
     add(outbox, 'summary', 's1');
@@ -72,7 +58,7 @@ describe('Outbox.next', () => {
   });
 
   it('deletes expired messages unsent and counts them, keeping one that expires exactly now', () => {
-    const outbox = new Outbox(db, { maxMessages: 100, maxBytes: 100_000 });
+    const outbox = new Outbox(temp.db, { maxMessages: 100, maxBytes: 100_000 });
     add(outbox, 'health', 'stale', { topic: 'a', expiresMs: T0 - 1 });
     add(outbox, 'health', 'due now', { topic: 'b', expiresMs: T0 });
     add(outbox, 'summary', 'forever');
@@ -85,7 +71,7 @@ describe('Outbox.next', () => {
 
 describe('Outbox.ack', () => {
   it('deletes an acknowledged message once and reports a second ack as already gone', () => {
-    const outbox = new Outbox(db, { maxMessages: 100, maxBytes: 100_000 });
+    const outbox = new Outbox(temp.db, { maxMessages: 100, maxBytes: 100_000 });
     const id = add(outbox, 'event', 'e1');
     add(outbox, 'event', 'e2');
 
@@ -99,7 +85,7 @@ describe('Outbox.ack', () => {
 
 describe('Outbox.enqueue', () => {
   it('keeps only the newest pending health message per topic', () => {
-    const outbox = new Outbox(db, { maxMessages: 100, maxBytes: 100_000 });
+    const outbox = new Outbox(temp.db, { maxMessages: 100, maxBytes: 100_000 });
     add(outbox, 'health', 'site up 1', { topic: 'cellwatch/SITE-042/status' });
     add(outbox, 'health', 'host 1', { topic: 'cellwatch/SITE-042/host' });
     const result = outbox.enqueue(message('health', 'site up 2', { topic: 'cellwatch/SITE-042/status' }));
@@ -110,7 +96,7 @@ describe('Outbox.enqueue', () => {
   });
 
   it('drops health, then summaries, then events, and anomalies last when over maxMessages', () => {
-    const outbox = new Outbox(db, { maxMessages: 3, maxBytes: 100_000 });
+    const outbox = new Outbox(temp.db, { maxMessages: 3, maxBytes: 100_000 });
     add(outbox, 'anomaly', 'a1');
     add(outbox, 'summary', 's1');
     add(outbox, 'health', 'h1');
@@ -126,7 +112,7 @@ describe('Outbox.enqueue', () => {
   });
 
   it('bounds the summed UTF-8 payload bytes, dropping the least important first', () => {
-    const outbox = new Outbox(db, { maxMessages: 100, maxBytes: 10 });
+    const outbox = new Outbox(temp.db, { maxMessages: 100, maxBytes: 10 });
     add(outbox, 'anomaly', '12345');
     add(outbox, 'summary', 'abcd');
     expect(outbox.depth().bytes).toBe(9);
@@ -139,10 +125,10 @@ describe('Outbox.enqueue', () => {
   });
 
   it('drops many messages at once when the bound is lower than what is stored', () => {
-    const big = new Outbox(db, { maxMessages: 1000, maxBytes: 100_000 });
+    const big = new Outbox(temp.db, { maxMessages: 1000, maxBytes: 100_000 });
     for (let i = 0; i < 600; i++) add(big, i % 2 === 0 ? 'summary' : 'anomaly', `m${i}`);
 
-    const small = new Outbox(db, { maxMessages: 100, maxBytes: 100_000 });
+    const small = new Outbox(temp.db, { maxMessages: 100, maxBytes: 100_000 });
     const result = small.enqueue(message('anomaly', 'new'));
 
     expect(result.dropped).toEqual({ ...NO_DROPS, summary: 300, anomaly: 201 });
@@ -154,16 +140,16 @@ describe('Outbox.enqueue', () => {
 
 describe('Outbox after a restart', () => {
   it('keeps the pending messages, their totals and the cumulative drop counts', () => {
-    const before = new Outbox(db, { maxMessages: 3, maxBytes: 100_000 });
+    const before = new Outbox(temp.db, { maxMessages: 3, maxBytes: 100_000 });
     add(before, 'summary', 's1');
     add(before, 'health', 'h1');
     add(before, 'anomaly', 'a1');
     add(before, 'event', 'e1', { expiresMs: T0 - 1 });
     expect(pendingPayloads(before)).toEqual(['a1', 's1']);
-    db.close();
+    temp.db.close();
 
-    db = openDatabase(path).db;
-    const after = new Outbox(db, { maxMessages: 3, maxBytes: 100_000 });
+    temp.db = openDatabase(temp.path).db;
+    const after = new Outbox(temp.db, { maxMessages: 3, maxBytes: 100_000 });
     expect(after.droppedTotals()).toEqual({ ...NO_DROPS, health: 1, expired: 1 });
     expect(after.enqueue(message('anomaly', 'a2')).dropped).toEqual(NO_DROPS);
     expect(after.enqueue(message('anomaly', 'a3')).dropped).toEqual({ ...NO_DROPS, summary: 1 });

@@ -1,31 +1,17 @@
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
-import type Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, usedSizeBytes } from '../../src/buffer/database.js';
+import { describe, expect, it } from 'vitest';
+import { usedSizeBytes } from '../../src/buffer/database.js';
 import { Outbox } from '../../src/buffer/outbox.js';
 import { SampleStore, type SampleRow } from '../../src/buffer/samples.js';
-import { scratchDir } from '../helpers.js';
+import { useTempDatabase } from './temp-database.js';
+
+const temp = useTempDatabase();
 
 const HOUR_MS = 3_600_000;
 const T0 = Date.UTC(2026, 0, 1);
 
-let dir: string;
-let cleanup: () => Promise<void>;
-let path: string;
-let db: Database.Database;
-beforeEach(async () => {
-  ({ dir, cleanup } = await scratchDir());
-  path = join(dir, 'buffer.db');
-  db = openDatabase(path).db;
-});
-afterEach(async () => {
-  db.close();
-  await cleanup();
-});
-
 function store(limits = { retentionHours: 24, maxMb: 100 }): SampleStore {
-  return new SampleStore(db, path, limits);
+  return new SampleStore(temp.db, temp.path, limits);
 }
 
 function row(entity: string, timestampMs: number, ...values: number[]): SampleRow {
@@ -135,28 +121,28 @@ describe('SampleStore.enforceRetention', () => {
     const rows = Array.from({ length: 20_000 }, (_, i) => row(`S/${i % 4}`, T0 + i * 1000, i, i / 3, i * 7));
     const samples = store({ retentionHours: 24 * 365, maxMb: 1 });
     samples.insert('ran', rows);
-    const outbox = new Outbox(db, { maxMessages: 10, maxBytes: 10_000 });
+    const outbox = new Outbox(temp.db, { maxMessages: 10, maxBytes: 10_000 });
     outbox.enqueue({ kind: 'summary', topic: 't', payload: 'kept', qos: 1, retain: false, createdMs: T0 });
-    const usedBefore = usedSizeBytes(db);
-    const fileBefore = statSync(path).size;
+    const usedBefore = usedSizeBytes(temp.db);
+    const fileBefore = statSync(temp.path).size;
     expect(usedBefore).toBeGreaterThan(1024 * 1024);
 
     const result = samples.enforceRetention(T0);
 
     expect(result).toEqual({ deletedByAge: 0, deletedBySize: 12_000 });
-    expect(usedSizeBytes(db)).toBeLessThanOrEqual(1024 * 1024);
+    expect(usedSizeBytes(temp.db)).toBeLessThanOrEqual(1024 * 1024);
     expect(samples.count()).toBe(8_000);
     expect(samples.unscored('ran', 1)[0]?.timestampMs).toBe(T0 + 12_000 * 1000);
     expect(outbox.depth().messages).toBe(1);
     // The file keeps its freed pages for reuse; the WAL the deletes went through is folded back and cut.
-    expect(statSync(path).size).toBeGreaterThanOrEqual(fileBefore);
-    expect(statSync(`${path}-wal`).size).toBe(0);
+    expect(statSync(temp.path).size).toBeGreaterThanOrEqual(fileBefore);
+    expect(statSync(`${temp.path}-wal`).size).toBe(0);
   });
 
   it('stops when no samples are left even if the outbox alone is over the limit', () => {
     const samples = store({ retentionHours: 24, maxMb: 0.01 });
     samples.insert('ran', [row('S/1', T0, 1)]);
-    const outbox = new Outbox(db, { maxMessages: 100, maxBytes: 1_000_000 });
+    const outbox = new Outbox(temp.db, { maxMessages: 100, maxBytes: 1_000_000 });
     outbox.enqueue({ kind: 'event', topic: 't', payload: 'x'.repeat(50_000), qos: 1, retain: false, createdMs: T0 });
 
     expect(samples.enforceRetention(T0)).toEqual({ deletedByAge: 0, deletedBySize: 1 });
