@@ -19,7 +19,7 @@ interface Received {
 const cleanups = new Cleanups();
 afterEach(() => cleanups.run());
 
-async function setUp(rows: Parameters<typeof siteCsv>[0], source: object = {}) {
+async function setUp(rows: Parameters<typeof siteCsv>[0], source: object = {}, protocolVersion: 4 | 5 = 5) {
   const { dir, cleanup } = await scratchDir();
   cleanups.add(cleanup);
   const broker = await startTestBroker(dir);
@@ -27,7 +27,8 @@ async function setUp(rows: Parameters<typeof siteCsv>[0], source: object = {}) {
   const model = await writeModel(dir);
   const data = join(dir, 'site.csv');
   await writeFile(data, siteCsv(rows));
-  const config = siteConfig(dir, model, data, broker.url, source);
+  const base = siteConfig(dir, model, data, broker.url, source);
+  const config = { ...base, mqtt: { ...base.mqtt, protocolVersion } };
   const central = await subscriber(broker.url, 'cw/S1/#');
   cleanups.add(() => central.client.endAsync(true));
   return { dir, broker, config, central, configPath: await writeConfig(dir, config) };
@@ -49,36 +50,39 @@ const receivedIncidents = (received: Received[]) =>
   );
 
 describe(`cellwatch run against a real broker (${hasMosquitto() ? 'mosquitto' : 'embedded aedes'})`, () => {
-  it('turns a run of anomalous rows into one incident that opens and closes, and reports valid payloads', async () => {
-    const rows = { startMs: START_MS, hours: 30, anomalies: { '2': [10, 15] as [number, number] } };
-    const { configPath, central } = await setUp(rows);
+  it.each([4, 5] as const)(
+    'over MQTT %s, turns a run of anomalous rows into one incident that opens and closes, and reports valid payloads',
+    async (protocolVersion) => {
+      const rows = { startMs: START_MS, hours: 30, anomalies: { '2': [10, 15] as [number, number] } };
+      const { configPath, central } = await setUp(rows, {}, protocolVersion);
 
-    const daemon = run(configPath, ['--until-sources-end']);
-    expect(await daemon.exited).toBe(0);
-    await until(() => central.received.some((m) => m.topic === 'cw/S1/status' && m.body.state === 'offline'));
+      const daemon = run(configPath, ['--until-sources-end']);
+      expect(await daemon.exited).toBe(0);
+      await until(() => central.received.some((m) => m.topic === 'cw/S1/status' && m.body.state === 'offline'));
 
-    expect(eventsOf(central.received)).toEqual(['open S1/2', 'close S1/2']);
-    const open = anomalies(central.received)[0]?.body.incident as Record<string, unknown>;
-    expect(open.firstFlaggedAt).toBe(new Date(START_MS + 10 * HOUR_MS).toISOString());
-    expect(open.threshold).toBe(1);
-    expect(open.peakScore).toBeGreaterThan(50);
-    const top = open.topKpis as { kpi: string; observed: number; expected: number }[];
-    expect(top.map((t) => t.kpi).sort()).toEqual(['a', 'b', 'c']);
-    for (const t of top) expect(t.observed).toBeCloseTo(10, 0);
+      expect(eventsOf(central.received)).toEqual(['open S1/2', 'close S1/2']);
+      const open = anomalies(central.received)[0]?.body.incident as Record<string, unknown>;
+      expect(open.firstFlaggedAt).toBe(new Date(START_MS + 10 * HOUR_MS).toISOString());
+      expect(open.threshold).toBe(1);
+      expect(open.peakScore).toBeGreaterThan(50);
+      const top = open.topKpis as { kpi: string; observed: number; expected: number }[];
+      expect(top.map((t) => t.kpi).sort()).toEqual(['a', 'b', 'c']);
+      for (const t of top) expect(t.observed).toBeCloseTo(10, 0);
 
-    const summaries = central.received.filter((m) => m.topic === 'cw/S1/summary').map((m) => m.body);
-    expect(summaries.reduce((n, s) => n + (s.rowsIn as number), 0)).toBe(60);
-    // Two rows per entity fill the model's window of 2 before the first score.
-    expect(summaries.reduce((n, s) => n + (s.rowsScored as number), 0)).toBe(58);
+      const summaries = central.received.filter((m) => m.topic === 'cw/S1/summary').map((m) => m.body);
+      expect(summaries.reduce((n, s) => n + (s.rowsIn as number), 0)).toBe(60);
+      // Two rows per entity fill the model's window of 2 before the first score.
+      expect(summaries.reduce((n, s) => n + (s.rowsScored as number), 0)).toBe(58);
 
-    const ids = central.received.map((m) => m.body.messageId);
-    expect(new Set(ids).size).toBe(ids.length);
-    for (const m of central.received) validatePayload(m.topic.split('/').pop() as string, m.body);
-    expect(central.received.filter((m) => m.topic === 'cw/S1/status').map((m) => m.body.state)).toEqual([
-      'online',
-      'offline',
-    ]);
-  });
+      const ids = central.received.map((m) => m.body.messageId);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const m of central.received) validatePayload(m.topic.split('/').pop() as string, m.body);
+      expect(central.received.filter((m) => m.topic === 'cw/S1/status').map((m) => m.body.state)).toEqual([
+        'online',
+        'offline',
+      ]);
+    },
+  );
 
   it.skipIf(!hasMosquitto())('loses nothing when the broker goes away during anomalies and comes back', async () => {
     // 60 hours at 36,000×: six seconds of replay, the anomaly in the middle of the outage.

@@ -36,17 +36,31 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startTestBroker(dir: string): Promise<TestBroker> {
+/** Files for a TLS listener that also asks clients for a certificate (mTLS). */
+export interface BrokerTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** A client certificate and key the broker accepts, for the readiness probe. */
+  client: { cert: Buffer; key: Buffer; ca: Buffer };
+}
+
+export async function startTestBroker(dir: string, tls?: BrokerTls): Promise<TestBroker> {
   const port = await freePort();
-  const url = `mqtt://127.0.0.1:${port}`;
+  const url = tls ? `mqtts://localhost:${port}` : `mqtt://127.0.0.1:${port}`;
   const mosquitto = mosquittoBinary();
+  if (tls && !mosquitto) throw new Error('a TLS test broker needs mosquitto');
   if (mosquitto) {
+    const tlsLines = tls
+      ? [`cafile ${tls.caFile}`, `certfile ${tls.certFile}`, `keyfile ${tls.keyFile}`, 'require_certificate true']
+      : [];
     const conf = join(dir, 'mosquitto.conf');
     // Persistence on, so sessions and queued messages survive the broker's own restart like a real deployment.
     await writeFile(
       conf,
       [
         `listener ${port} 127.0.0.1`,
+        ...tlsLines,
         'allow_anonymous true',
         // Started as root (CI), mosquitto switches to its own user, which cannot write to our scratch folder.
         `user ${process.getuid?.() === 0 ? 'root' : userInfo().username}`,
@@ -60,7 +74,7 @@ export async function startTestBroker(dir: string): Promise<TestBroker> {
     let child: ChildProcess | undefined;
     const start = async () => {
       child = spawn(mosquitto, ['-c', conf], { stdio: 'ignore' });
-      await waitForPort(url);
+      await waitForPort(url, tls?.client);
     };
     const stop = async () => {
       const c = child;
@@ -89,10 +103,10 @@ export async function startTestBroker(dir: string): Promise<TestBroker> {
   };
 }
 
-async function waitForPort(url: string): Promise<void> {
+async function waitForPort(url: string, tls?: BrokerTls['client']): Promise<void> {
   for (let i = 0; i < 100; i++) {
     try {
-      const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 500 });
+      const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 500, ...tls });
       await c.endAsync();
       return;
     } catch {
