@@ -62,6 +62,8 @@ export class Agent {
   /** Open the buffer, load the models, start the sources and the broker connection. */
   async start(): Promise<void> {
     const { config, log } = this;
+    // Everything that can fail on a bad configuration comes before the buffer is opened.
+    const options = await linkOptions(config, this.secrets, () => this.messages.status('offline', Date.now(), 'lost'));
     const opened = openDatabase(config.storage.path);
     const { db } = opened;
     const onDiskFull = (event: DiskFullEvent) => this.diskFull(event);
@@ -78,7 +80,7 @@ export class Agent {
       log,
     });
     const link = new MqttLink(
-      await linkOptions(config, this.secrets, () => this.messages.status('offline', Date.now(), 'lost')),
+      options,
       {
         connected: () => this.connected(),
         disconnected: () => this.running?.forwarder.disconnected(),

@@ -7,6 +7,13 @@ import type { Sample, Source, SourceIssue, SourceSink } from '../sources/source.
 import { entityKey } from './entity-key.js';
 import { PipelineScorer, type ScorerServices } from './scorer.js';
 
+const DROPPED_ROW_CODES: ReadonlySet<string> = new Set([
+  'INPUT_TIMESTAMP',
+  'INPUT_FIELD_COUNT',
+  'INPUT_JSON',
+  'INPUT_COLUMNS',
+]);
+
 /** What a pipeline shares with the rest of the agent. */
 export type PipelineServices = ScorerServices;
 
@@ -123,7 +130,8 @@ export class Pipeline implements SourceSink {
 
   issue(issue: SourceIssue): void {
     this.services.errors.count(issue.code);
-    this.summary.addSkipped(issue.code === 'INPUT_VALUE' ? 'bad_value' : 'bad_row', 1);
+    // A bad cell leaves its row in (that reading is missing); a bad row is dropped and counted as skipped.
+    if (DROPPED_ROW_CODES.has(issue.code)) this.summary.addSkipped('bad_row', 1);
     // The first issues in full, then one line per thousand: a broken feed must not flood the journal.
     this.issuesLogged++;
     if (this.issuesLogged <= 20 || this.issuesLogged % 1000 === 0) {
