@@ -66,23 +66,8 @@ export class PipelineScorer {
     );
   }
 
-  /** Load and check the pipeline's model: its KPIs must be the pipeline's features, its keys among its columns. */
   static async load(config: PipelineConfig, services: ScorerServices): Promise<PipelineScorer> {
-    const session = await ModelSession.fromFile(config.model as string);
-    const { layout, normalization } = session.info.contract;
-    if (config.features && config.features.join('\n') !== layout.kpis.join('\n')) {
-      await session.close();
-      throw pipelineError(config.name, 'features differ from the model KPIs (names and order must match)', {
-        features: config.features,
-        modelKpis: layout.kpis,
-      });
-    }
-    const missing = normalization.entityColumns.filter((c) => !config.entity.columns.includes(c));
-    if (missing.length > 0) {
-      await session.close();
-      throw pipelineError(config.name, `entity columns lack the model's keys: ${missing.join(', ')}`, { missing });
-    }
-    return new PipelineScorer(config, session, services);
+    return new PipelineScorer(config, await loadPipelineModel(config), services);
   }
 
   get features(): readonly string[] {
@@ -271,4 +256,23 @@ export class PipelineScorer {
   async close(): Promise<void> {
     await this.session.close();
   }
+}
+
+/** Load and check a pipeline's model: its KPIs must be the pipeline's features, its keys among its columns. */
+export async function loadPipelineModel(config: PipelineConfig): Promise<ModelSession> {
+  const session = await ModelSession.fromFile(config.model as string);
+  const { layout, normalization } = session.info.contract;
+  if (config.features && config.features.join('\n') !== layout.kpis.join('\n')) {
+    await session.close();
+    throw pipelineError(config.name, 'features differ from the model KPIs (names and order must match)', {
+      features: config.features,
+      modelKpis: layout.kpis,
+    });
+  }
+  const missing = normalization.entityColumns.filter((c) => !config.entity.columns.includes(c));
+  if (missing.length > 0) {
+    await session.close();
+    throw pipelineError(config.name, `entity columns lack the model's keys: ${missing.join(', ')}`, { missing });
+  }
+  return session;
 }

@@ -87,7 +87,7 @@ function prepareStatements(db: Database.Database) {
     countByPipeline: db.prepare<[], { pipeline: string; n: number }>(
       'SELECT pipeline, count(*) AS n FROM samples GROUP BY pipeline ORDER BY pipeline',
     ),
-    deleteOlder: db.prepare<[number]>('DELETE FROM samples WHERE ts_ms < ?'),
+    deleteOlder: db.prepare<[string, number]>('DELETE FROM samples WHERE pipeline = ? AND ts_ms < ?'),
   };
 }
 
@@ -164,10 +164,16 @@ export class SampleStore {
   enforceRetention(nowMs: number): { deletedByAge: number; deletedBySize: number } {
     const sql = this.sql();
     const maxBytes = this.limits.maxMb * BYTES_PER_MB;
-    const cutoffMs = nowMs - this.limits.retentionHours * MS_PER_HOUR;
 
     try {
-      const deletedByAge = sql.deleteOlder.run(cutoffMs).changes;
+      let deletedByAge = 0;
+      for (const { pipeline } of sql.countByPipeline.all()) {
+        // Age counts from the pipeline's newest row when that is older than now: a replay of last year's
+        // data keeps its history instead of being deleted as it arrives.
+        const newestMs = sql.latest.get(pipeline) ?? nowMs;
+        const cutoffMs = Math.min(nowMs, newestMs) - this.limits.retentionHours * MS_PER_HOUR;
+        deletedByAge += sql.deleteOlder.run(pipeline, cutoffMs).changes;
+      }
 
       let deletedBySize = 0;
       if (usedSizeBytes(this.db) > maxBytes) {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Agent } from '../agent/agent.js';
+import { checkConfiguration } from '../agent/check.js';
 import { createLogger } from '../agent/logger.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -19,14 +20,14 @@ export function registerRun(program: Command): void {
     .description('run the agent: sample, buffer, score and report over MQTT until SIGTERM')
     .requiredOption('--config <file>', 'YAML configuration (see deploy/cellwatch.example.yaml)')
     .option('--check', 'validate the configuration and its secrets, then exit')
-    .option('--until-sources-end', 'stop (draining as on SIGTERM) once every source has ended, e.g. a replay')
+    .option('--until-sources-end', 'stop (draining as on SIGTERM) once every replayed file has ended')
     .action(async (flags: RunFlags) => {
       const config = await loadConfig(flags.config);
       const secrets = await readSecrets(config);
       if (flags.check) {
-        console.log(
-          `configuration ${flags.config} is valid: site ${config.site}, ${config.pipelines.length} pipeline(s)`,
-        );
+        const lines = await checkConfiguration(config, secrets);
+        console.log(`configuration ${flags.config} is valid: site ${config.site}`);
+        for (const line of lines) console.log(`  ${line}`);
         return;
       }
       process.exitCode = await runAgent(config, secrets, flags.untilSourcesEnd ?? false);
@@ -46,25 +47,29 @@ async function runAgent(config: Config, secrets: Awaited<ReturnType<typeof readS
   }
 
   const agent = new Agent(config, secrets, log);
-  const stopped = new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-    if (untilEnd) {
-      const timer = setInterval(() => {
-        if (agent.sourcesEnded()) {
-          clearInterval(timer);
-          resolve('sources ended');
-        }
-      }, 250);
-    }
-  });
+  // Signals are taken from the start, so a SIGTERM while models load still ends in a clean stop.
+  let signalled: ((reason: string) => void) | undefined;
+  const early = new Promise<string>((resolve) => (signalled = resolve));
+  const onSignal = (signal: string) => signalled?.(signal);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  let timer: NodeJS.Timeout | undefined;
   try {
     await agent.start();
   } catch (err) {
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGINT', onSignal);
     await agent.stop(false).catch(() => undefined);
     await broker?.close();
     throw err;
   }
+  const ended = new Promise<string>((resolve) => {
+    if (!untilEnd) return;
+    timer = setInterval(() => {
+      if (agent.sourcesEnded()) resolve('sources ended');
+    }, 250);
+  });
+  const stopped = Promise.race([early, ended]).finally(() => clearInterval(timer));
 
   const reason = await stopped;
   log.info({ reason }, 'stopping');

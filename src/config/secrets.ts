@@ -11,10 +11,27 @@ export interface Secrets {
   tlsKey?: string;
 }
 
+/** Read every secret the configuration names; all that are missing are reported at once. */
 export async function readSecrets(config: Config): Promise<Secrets> {
   const secrets: Secrets = {};
-  if (config.mqtt.password) secrets.mqttPassword = await readSecret(config.mqtt.password, '/mqtt/password');
-  if (config.mqtt.tls?.key) secrets.tlsKey = await readSecret(config.mqtt.tls.key, '/mqtt/tls/key');
+  const problems: CellwatchError[] = [];
+  const read = async (secret: Secret | undefined, path: string, store: (value: string) => void) => {
+    if (!secret) return;
+    try {
+      store(await readSecret(secret, path));
+    } catch (err) {
+      problems.push(err as CellwatchError);
+    }
+  };
+  await read(config.mqtt.password, '/mqtt/password', (v) => (secrets.mqttPassword = v));
+  await read(config.mqtt.tls?.key, '/mqtt/tls/key', (v) => (secrets.tlsKey = v));
+  const [first] = problems;
+  if (first && problems.length === 1) throw first;
+  if (problems.length > 1) {
+    throw new CellwatchError('CONFIG_SECRET', problems.map((p) => p.message).join('; '), {
+      problems: problems.map((p) => p.details),
+    });
+  }
   return secrets;
 }
 

@@ -58,14 +58,30 @@ describe('cellwatch run with bad configuration', () => {
     expect(result.stderr).toContain('error CONFIG_SECRET: environment variable CW_NO_SUCH_VAR');
   });
 
-  it('exits 4 with MODEL_READ when the model file is not a model', async () => {
+  it('exits 4 with MODEL_READ when the model file is not a model, with or without --until-sources-end', async () => {
     const dir = await scratch();
     await writeFile(join(dir, 'data.csv'), siteCsv({ startMs: 0, hours: 2 }));
     await writeFile(join(dir, 'm.onnx'), 'not a model');
     const path = await writeConfig(dir, siteConfig(dir, join(dir, 'm.onnx'), join(dir, 'data.csv'), 'mqtt://x:1'));
-    const result = await runCli(['run', '--config', path]);
-    expect(result.code).toBe(4);
-    expect(result.stderr).toContain('error MODEL_READ');
+    for (const args of [[], ['--until-sources-end'], ['--check']]) {
+      const result = await runCli(['run', '--config', path, ...args]);
+      expect(result.code).toBe(4);
+      expect(result.stderr).toContain('error MODEL_READ');
+    }
+  });
+
+  it('--check loads each model and reads the TLS files without starting anything', async () => {
+    const dir = await scratch();
+    const model = await writeModel(dir);
+    const config = siteConfig(dir, model, join(dir, 'absent.csv'), 'mqtt://x:1');
+    const good = await runCli(['run', '--config', await writeConfig(dir, config), '--check']);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toContain('pipeline cells: file source, model test-model@1, 3 KPIs');
+
+    const tls = { ...config, mqtt: { ...config.mqtt, tls: { ca: 'no-such-ca.pem' } } };
+    const bad = await runCli(['run', '--config', await writeConfig(dir, tls, 'tls.yaml'), '--check']);
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toContain('error CONFIG_READ: /mqtt/tls/ca: cannot read');
   });
 });
 

@@ -117,6 +117,19 @@ describe('SampleStore.enforceRetention', () => {
     expect(samples.history('host', 'box', 10).map((r) => r.timestampMs)).toEqual([cutoffMs + 1]);
   });
 
+  it("counts a pipeline's age from its newest row when that is older than now, so a replay keeps its history", () => {
+    const samples = store({ retentionHours: 2, maxMb: 100 });
+    const lastYear = T0 - 365 * 24 * HOUR_MS;
+    samples.insert('replay', [
+      row('S/1', lastYear - 3 * HOUR_MS, 1),
+      row('S/1', lastYear - HOUR_MS, 2),
+      row('S/1', lastYear, 3),
+    ]);
+
+    expect(samples.enforceRetention(T0)).toEqual({ deletedByAge: 1, deletedBySize: 0 });
+    expect(samples.history('replay', 'S/1', 10).map((r) => r.timestampMs)).toEqual([lastYear, lastYear - HOUR_MS]);
+  });
+
   it('deletes the oldest samples in steps until the used size is under maxMb, keeping the outbox', () => {
     const rows = Array.from({ length: 20_000 }, (_, i) => row(`S/${i % 4}`, T0 + i * 1000, i, i / 3, i * 7));
     const samples = store({ retentionHours: 24 * 365, maxMb: 1 });
