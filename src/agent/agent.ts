@@ -14,6 +14,7 @@ import { Messages } from '../report/messages.js';
 import { MqttLink } from '../report/mqtt-link.js';
 import { Topics } from '../report/topics.js';
 import { VERSION } from '../version.js';
+import { isCellwatchError } from '../errors.js';
 import { CommandHandler } from './commands.js';
 import { ErrorCounter } from './error-counter.js';
 import { HealthReporter } from './health.js';
@@ -71,7 +72,7 @@ export class Agent {
     const outboxLimits = { maxMessages: config.mqtt.outbox.maxMessages, maxBytes: config.mqtt.outbox.maxMb * 2 ** 20 };
     const outbox = new Outbox(db, outboxLimits, onDiskFull);
     const kv = new KeyValueStore(db);
-    this.maintenance = MaintenanceCalendar.fromJSON(kv.get(MAINTENANCE_KEY) ?? [], config.maintenance);
+    this.maintenance = this.restoreMaintenance(kv);
 
     const commands = new CommandHandler(this.topics, this.maintenance, {
       saveWindows: () => kv.set(MAINTENANCE_KEY, this.maintenance.toJSON()),
@@ -84,12 +85,15 @@ export class Agent {
       {
         connected: () => this.connected(),
         disconnected: () => this.running?.forwarder.disconnected(),
-        message: (topic, payload) => commands.handle(topic, payload),
+        message: (topic, payload, retained) => commands.handle(topic, payload, retained),
         error: (code) => this.errors.count(code),
       },
       log,
     );
-    const forwarder = new Forwarder(outbox, link, config.mqtt.maxInFlight, log);
+    const forwarder = new Forwarder(outbox, link, config.mqtt.maxInFlight, log, (id, topic, reason) => {
+      this.errors.count('OUTBOX_DROPPED');
+      log.error({ code: 'OUTBOX_DROPPED', id, topic, reason }, 'message refused by the broker');
+    });
     this.running = { db, samples, outbox, kv, link, forwarder, pipelines: [], timers: [] };
 
     if (opened.recovered) {
@@ -111,6 +115,11 @@ export class Agent {
     for (const pipelineConfig of config.pipelines) {
       const pipeline = new Pipeline(pipelineConfig, {
         samples,
+        storedFeatures: (name) => {
+          const stored = kv.get(`features.${name}`);
+          return Array.isArray(stored) ? stored.map(String) : undefined;
+        },
+        storeFeatures: (name, features) => kv.set(`features.${name}`, features),
         errors: this.errors,
         log,
         alarms: this.alarms,
@@ -128,6 +137,18 @@ export class Agent {
     this.every(config.summary.intervalMinutes * 60_000, () => this.publishSummaries());
     this.every(RETENTION_EVERY_MS, () => this.housekeeping());
     log.info({ pipelines: config.pipelines.length, version: VERSION, storage: config.storage.path }, 'agent started');
+  }
+
+  /** Windows set by command before a restart; unreadable stored windows are dropped, not fatal. */
+  private restoreMaintenance(kv: KeyValueStore): MaintenanceCalendar {
+    try {
+      return MaintenanceCalendar.fromJSON(kv.get(MAINTENANCE_KEY) ?? [], this.config.maintenance);
+    } catch (err) {
+      if (isCellwatchError(err)) throw err;
+      this.errors.count('STORAGE_CORRUPT');
+      this.log.error({ code: 'STORAGE_CORRUPT', err: (err as Error).message }, 'stored maintenance windows dropped');
+      return MaintenanceCalendar.fromConfig(this.config.maintenance);
+    }
   }
 
   private every(intervalMs: number, task: () => void): void {
@@ -164,7 +185,7 @@ export class Agent {
     const running = this.running;
     if (!running) return;
     running.link.publish(this.messages.status('online', Date.now())).catch(() => undefined);
-    running.forwarder.kick();
+    running.forwarder.connected();
   }
 
   private alarmEvents(events: AlarmEvent[]): void {
@@ -256,7 +277,12 @@ export class Agent {
     }
     const left = running.outbox.depth().messages;
     await running.link.stop(this.messages.status('offline', Date.now(), 'shutdown'));
-    checkpoint(running.db);
+    try {
+      checkpoint(running.db);
+    } catch (err) {
+      // A full disk can refuse even the checkpoint; the WAL is folded in at the next start instead.
+      this.log.error({ code: 'STORAGE_WRITE', err: (err as Error).message }, 'checkpoint at shutdown failed');
+    }
     running.db.close();
     this.running = undefined;
     this.log.info({ drained, outboxLeft: left }, 'agent stopped');

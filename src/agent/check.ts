@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
+import { MaintenanceCalendar } from '../detect/maintenance.js';
 import { linkOptions } from './link-options.js';
 import { loadPipelineModel } from './scorer.js';
 
@@ -11,6 +12,7 @@ import { loadPipelineModel } from './scorer.js';
 export async function checkConfiguration(config: Config, secrets: Secrets): Promise<string[]> {
   const will = () => ({ topic: '', payload: '', qos: 0 as const, retain: false });
   await linkOptions(config, secrets, will);
+  MaintenanceCalendar.fromConfig(config.maintenance);
   const lines: string[] = [];
   for (const pipeline of config.pipelines) {
     if (!pipeline.model) {

@@ -26,11 +26,14 @@ export class CommandHandler {
     private readonly services: CommandServices,
   ) {}
 
-  handle(topic: string, payload: Buffer): void {
+  handle(topic: string, payload: Buffer, retained = false): void {
     const name = this.topics.commandOf(topic);
     if (name === undefined) return;
     try {
-      if (payload.length > MAX_COMMAND_BYTES) {
+      if (retained) {
+        // A retained command comes back on every connection and would be applied again each time.
+        this.reject(name, 'retained commands are ignored: publish commands without the retain flag', '');
+      } else if (payload.length > MAX_COMMAND_BYTES) {
         this.reject(name, `payload of ${payload.length} bytes is over ${MAX_COMMAND_BYTES}`, '');
       } else if (name === 'maintenance') {
         this.maintenanceCommand(payload);

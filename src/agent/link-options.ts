@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { createSecureContext } from 'node:tls';
 import type { Config } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import { CellwatchError } from '../errors.js';
@@ -15,6 +16,12 @@ export async function linkOptions(config: Config, secrets: Secrets, will: () => 
   const { mqtt } = config;
   const topics = new Topics(mqtt.topicPrefix, config.site);
   const tls = mqtt.tls;
+  const material = tls && {
+    ca: tls.ca === undefined ? undefined : await readTlsFile(tls.ca, '/mqtt/tls/ca'),
+    cert: tls.cert === undefined ? undefined : await readTlsFile(tls.cert, '/mqtt/tls/cert'),
+    key: secrets.tlsKey === undefined ? undefined : Buffer.from(secrets.tlsKey),
+  };
+  if (material) checkTlsMaterial(material);
   return {
     url: mqtt.url,
     clientId: mqtt.clientId ?? defaultClientId(config.site),
@@ -22,9 +29,7 @@ export async function linkOptions(config: Config, secrets: Secrets, will: () => 
     username: mqtt.username,
     password: secrets.mqttPassword,
     tls: tls && {
-      ca: tls.ca === undefined ? undefined : await readTlsFile(tls.ca, '/mqtt/tls/ca'),
-      cert: tls.cert === undefined ? undefined : await readTlsFile(tls.cert, '/mqtt/tls/cert'),
-      key: secrets.tlsKey === undefined ? undefined : Buffer.from(secrets.tlsKey),
+      ...material,
       rejectUnauthorized: tls.rejectUnauthorized,
       servername: tls.servername,
     },
@@ -42,6 +47,18 @@ export async function linkOptions(config: Config, secrets: Secrets, will: () => 
 export function defaultClientId(site: string): string {
   const host = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
   return `cellwatch-${site}-${host}`.slice(0, 64);
+}
+
+/** A PEM file that is not a certificate or key fails here, named, instead of deep inside the first connect. */
+function checkTlsMaterial(material: { ca?: Buffer; cert?: Buffer; key?: Buffer }): void {
+  try {
+    createSecureContext(material);
+  } catch (err) {
+    const reason = (err as Error).message;
+    throw new CellwatchError('CONFIG_INVALID', `/mqtt/tls: the CA, certificate or key is not usable (${reason})`, {
+      path: '/mqtt/tls',
+    });
+  }
 }
 
 async function readTlsFile(path: string, key: string): Promise<Buffer> {

@@ -7,6 +7,8 @@ import type { Sample, Source, SourceIssue, SourceSink } from '../sources/source.
 import { entityKey } from './entity-key.js';
 import { PipelineScorer, type ScorerServices } from './scorer.js';
 
+const FUTURE_TOLERANCE_MS = 86_400_000;
+
 const DROPPED_ROW_CODES: ReadonlySet<string> = new Set([
   'INPUT_TIMESTAMP',
   'INPUT_FIELD_COUNT',
@@ -63,6 +65,7 @@ export class Pipeline implements SourceSink {
     if (config.model) {
       const scorer = await PipelineScorer.load(config, services);
       this.scorer = scorer;
+      this.forgetRowsOfOtherFeatures(scorer.features);
       this.summary = new SummaryPeriod(scorer.features, Date.now());
       const backlog = await scorer.resume(this.summary);
       if (backlog > 0) services.log.info({ pipeline: config.name, rows: backlog }, 'backlog scored');
@@ -72,7 +75,7 @@ export class Pipeline implements SourceSink {
       entityColumns: config.entity.columns,
       fixedEntity: config.entity.fixed,
       features: this.features,
-      resumeAfterMs: services.samples.latestTimestampMs(config.name),
+      resumeAfterMs: services.samples.resumePointMs(config.name),
     });
     this.source = source;
     await source.start(this);
@@ -80,6 +83,20 @@ export class Pipeline implements SourceSink {
       { pipeline: config.name, source: source.kind, model: this.scorer?.modelLabel ?? null },
       'pipeline started',
     );
+  }
+
+  /**
+   * Buffered values are stored by position; rows written under another feature list (a model with other
+   * KPIs) would be read as the wrong KPIs by the statistics, so they are dropped.
+   */
+  private forgetRowsOfOtherFeatures(features: readonly string[]): void {
+    const { services, name } = this;
+    const stored = services.storedFeatures(name);
+    if (stored !== undefined && stored.join('\n') !== features.join('\n')) {
+      const deleted = services.samples.deletePipeline(name);
+      services.log.warn({ pipeline: name, before: stored, now: features, deleted }, 'features changed: rows dropped');
+    }
+    services.storeFeatures(name, features);
   }
 
   /** Stop the source; the batch being scored, if any, finishes first. */
@@ -95,8 +112,20 @@ export class Pipeline implements SourceSink {
     return run;
   }
 
-  private async take(batch: Sample[]): Promise<void> {
+  private async take(arrived: Sample[]): Promise<void> {
     const { services } = this;
+    // A row dated more than a day ahead is a broken clock or a broken feed: it would make every later row
+    // of its entity look out of order, so it is refused.
+    const latestMs = Date.now() + FUTURE_TOLERANCE_MS;
+    const batch = arrived.filter((s) => s.timestampMs <= latestMs);
+    if (batch.length < arrived.length) {
+      for (const s of arrived.filter((r) => r.timestampMs > latestMs)) {
+        this.issue({
+          code: 'INPUT_TIMESTAMP',
+          message: `timestamp ${new Date(s.timestampMs).toISOString()} is in the future`,
+        });
+      }
+    }
     const rows = batch.map((s) => ({ entity: entityKey(s.entity), timestampMs: s.timestampMs, values: s.values }));
     this.rowsIn += rows.length;
     this.lastRowWallMs = Date.now();

@@ -16,6 +16,9 @@ import { pipelineError } from './pipeline-error.js';
 
 export interface ScorerServices {
   samples: SampleStore;
+  /** The feature list stored for a pipeline by an earlier run, and a way to store the current one. */
+  storedFeatures(pipeline: string): string[] | undefined;
+  storeFeatures(pipeline: string, features: readonly string[]): void;
   errors: ErrorCounter;
   log: Logger;
   alarms: { observe(row: ScoredRow): AlarmEvent[] };

@@ -58,6 +58,22 @@ const MIGRATIONS: readonly string[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
+ * A buffer that opens but cannot be written (a read-only file, a read-only mount) would lose every report
+ * later, one write at a time: it is refused at start-up instead.
+ */
+function checkWritable(db: Database.Database, path: string): Database.Database {
+  try {
+    db.prepare(
+      "INSERT INTO kv (key, value) VALUES ('opened_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ).run(JSON.stringify(new Date().toISOString()));
+    return db;
+  } catch (err) {
+    closeQuietly(db);
+    throw openFailure(path, err);
+  }
+}
+
+/**
  * Open the agent's buffer, creating it and its folder when missing. A file that is not a database or is
  * damaged is moved aside (kept for forensics) and replaced by a fresh one: on an unattended box losing the
  * buffer is better than an agent that cannot start. Throws STORAGE_OPEN only when no file can be used at all.
@@ -70,7 +86,7 @@ export function openDatabase(path: string): OpenedDatabase {
   }
 
   const first = attemptOpen(path);
-  if (first.corruption === undefined) return { db: first.db };
+  if (first.corruption === undefined) return { db: checkWritable(first.db, path) };
 
   // Renamed while the damaged handle is still open: closing the last connection makes SQLite delete the WAL
   // by name, and by then the WAL has left that name, so the evidence survives. This relies on POSIX rename of

@@ -83,10 +83,14 @@ function prepareStatements(db: Database.Database) {
     entities: db
       .prepare<[string], string>('SELECT DISTINCT entity FROM samples WHERE pipeline = ? ORDER BY entity')
       .pluck(),
+    latestByEntity: db.prepare<[string], { entity: string; latest: number }>(
+      'SELECT entity, max(ts_ms) AS latest FROM samples WHERE pipeline = ? GROUP BY entity',
+    ),
     count: db.prepare<[], number>('SELECT count(*) FROM samples').pluck(),
     countByPipeline: db.prepare<[], { pipeline: string; n: number }>(
       'SELECT pipeline, count(*) AS n FROM samples GROUP BY pipeline ORDER BY pipeline',
     ),
+    deletePipeline: db.prepare<[string]>('DELETE FROM samples WHERE pipeline = ?'),
     deleteOlder: db.prepare<[string, number]>('DELETE FROM samples WHERE pipeline = ? AND ts_ms < ?'),
   };
 }
@@ -131,6 +135,20 @@ export class SampleStore {
     return this.sql().latest.get(pipeline) ?? Number.NEGATIVE_INFINITY;
   }
 
+  /**
+   * Where a restarted source may resume: the oldest of the entities' newest rows, among the entities seen
+   * within a day of the pipeline's newest row. Rows after it are read again and the duplicates dropped, so
+   * an hour half-written before a stop is completed, not skipped. -Infinity when the pipeline is empty.
+   */
+  resumePointMs(pipeline: string): number {
+    const latest = this.sql()
+      .latestByEntity.all(pipeline)
+      .map((r) => r.latest);
+    if (latest.length === 0) return Number.NEGATIVE_INFINITY;
+    const newest = Math.max(...latest);
+    return Math.min(...latest.filter((t) => t >= newest - 86_400_000));
+  }
+
   /** Samples still waiting for a score, oldest first: the backlog a crash between insert and score leaves. */
   unscored(pipeline: string, limit: number): SampleRow[] {
     return this.sql()
@@ -141,6 +159,11 @@ export class SampleStore {
   /** The entity keys a pipeline has samples for, sorted; a restart rebuilds each one's window from these. */
   entities(pipeline: string): string[] {
     return this.sql().entities.all(pipeline);
+  }
+
+  /** Forget a pipeline's rows, when what they mean has changed (another feature list). Returns the count. */
+  deletePipeline(pipeline: string): number {
+    return writeWithRoom(this.db, 'samples.deletePipeline', () => this.sql().deletePipeline.run(pipeline).changes);
   }
 
   count(): number {

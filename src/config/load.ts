@@ -38,7 +38,13 @@ export function parseConfig(text: string, baseDir: string): Readonly<Config> {
       line,
     });
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An alias to nothing, or an alias bomb: the YAML library refuses to expand it.
+    throw new CellwatchError('CONFIG_YAML', `not valid YAML: ${(err as Error).message.split('\n')[0]}`, {});
+  }
   if (!validateConfig(data)) {
     const problems = describeErrors(validateConfig.errors ?? [], doc, lineCounter);
     const summary = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
@@ -55,6 +61,8 @@ function checkConsistency(config: Config): void {
   names.forEach((name, i) => {
     if (names.indexOf(name) !== i) problems.push({ path: `/pipelines/${i}/name`, message: `repeats "${name}"` });
   });
+  const urlProblem = checkBrokerUrl(config.mqtt.url);
+  if (urlProblem) problems.push({ path: '/mqtt/url', message: urlProblem });
   if (config.mqtt.reconnectMaxMs < config.mqtt.reconnectMinMs) {
     problems.push({ path: '/mqtt/reconnectMaxMs', message: 'must be at least reconnectMinMs' });
   }
@@ -70,6 +78,22 @@ function checkConsistency(config: Config): void {
     const summary = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
     throw new CellwatchError('CONFIG_INVALID', `invalid configuration: ${summary}`, { problems });
   }
+}
+
+const BROKER_SCHEMES = new Set(['mqtt:', 'mqtts:', 'ws:', 'wss:', 'embedded:']);
+
+/** What is wrong with a broker URL, in words that never repeat the URL (it may carry a password). */
+function checkBrokerUrl(url: string): string | undefined {
+  if (url === 'embedded') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'is not a URL (mqtt://host:port, mqtts://, ws://, wss:// or embedded)';
+  }
+  if (!BROKER_SCHEMES.has(parsed.protocol)) return `scheme ${parsed.protocol} is not one of mqtt, mqtts, ws, wss`;
+  if (!parsed.hostname) return 'has no host';
+  return undefined;
 }
 
 /** Turn Ajv's errors into one line per problem, each with its key path and line. */

@@ -87,7 +87,7 @@ export const PipelineSchema = Obj({
   /** ONNX model file; without one the pipeline records and reports health but scores nothing. */
   model: Type.Optional(Type.String({ minLength: 1 })),
   /** Expected time between two rows of one entity; a longer silence shows in health as a stale source. */
-  intervalS: Type.Number({ exclusiveMinimum: 0, default: 60 }),
+  intervalS: Type.Number({ exclusiveMinimum: 0, maximum: 86_400, default: 60 }),
   normalization: Section(
     {
       /** Rows of an entity's own history needed before its own statistics replace the model's. */
@@ -130,12 +130,13 @@ export const MqttSchema = Obj({
   password: Type.Optional(SecretSchema),
   tls: Type.Optional(TlsSchema),
   keepaliveS: Type.Integer({ minimum: 5, maximum: 3_600, default: 30 }),
-  topicPrefix: Type.String({ minLength: 1, pattern: '^[^#+]+$', default: 'cellwatch' }),
+  // No wildcards, and no leading $: brokers keep $-topics for themselves and drop a client publishing there.
+  topicPrefix: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^#+$][^#+]*$', default: 'cellwatch' }),
   /** MQTT 5: how long the broker keeps the session (and queued commands) while the agent is away. */
-  sessionExpiryS: Type.Integer({ minimum: 0, default: 604_800 }),
-  connectTimeoutMs: Type.Integer({ minimum: 100, default: 10_000 }),
-  reconnectMinMs: Type.Integer({ minimum: 10, default: 1_000 }),
-  reconnectMaxMs: Type.Integer({ minimum: 10, default: 60_000 }),
+  sessionExpiryS: Type.Integer({ minimum: 0, maximum: 4_294_967_295, default: 604_800 }),
+  connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+  reconnectMinMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 1_000 }),
+  reconnectMaxMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 60_000 }),
   /** QoS 1 publishes awaiting their acknowledgement at once. */
   maxInFlight: Type.Integer({ minimum: 1, maximum: 1_024, default: 32 }),
   outbox: Section({
@@ -148,7 +149,7 @@ export const StorageSchema = Obj({
   /** The SQLite file; its folder is created when missing. */
   path: Type.String({ minLength: 1 }),
   /** Raw samples older than this are deleted. */
-  retentionHours: Type.Number({ exclusiveMinimum: 0, default: 720 }),
+  retentionHours: Type.Number({ exclusiveMinimum: 0, maximum: 87_600, default: 720 }),
   /** Raw samples are deleted oldest first when the file grows past this size. */
   maxMb: Type.Number({ exclusiveMinimum: 0, default: 1_024 }),
 });
@@ -182,11 +183,12 @@ export const ConfigSchema = Obj({
   storage: StorageSchema,
   mqtt: MqttSchema,
   alarms: AlarmSchema,
-  summary: Section({ intervalMinutes: Type.Number({ exclusiveMinimum: 0, default: 15 }) }),
-  health: Section({ intervalS: Type.Number({ minimum: 1, default: 60 }) }),
+  // Timers past 24.8 days overflow Node's setInterval; a day is the useful ceiling anyway.
+  summary: Section({ intervalMinutes: Type.Number({ minimum: 0.01, maximum: 1_440, default: 15 }) }),
+  health: Section({ intervalS: Type.Number({ minimum: 1, maximum: 86_400, default: 60 }) }),
   maintenance: Type.Array(MaintenanceSchema, { default: [] }),
   /** Seconds a SIGTERM waits for the outbox to empty before it publishes offline and exits. */
-  drainTimeoutS: Type.Number({ minimum: 0, default: 10 }),
+  drainTimeoutS: Type.Number({ minimum: 0, maximum: 600, default: 10 }),
   logLevel: Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
 });
 

@@ -84,6 +84,8 @@ export async function* csvRecords(path: string, gzip: boolean): AsyncGenerator<C
     skip_records_with_error: true,
     info: true,
     bom: true,
+    // A record past this is garbage (a file with no line breaks), not KPIs: skipped and reported.
+    max_record_size: 1024 * 1024,
     // No trim here: with it, csv-parse stops for good at a quote followed by text ("2"x). Callers trim.
     trim: false,
     on_skip: (err) => {

@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Aedes } from 'aedes';
+import { CellwatchError } from '../errors.js';
 
 export interface EmbeddedBroker {
   /** mqtt://host:port of the listening broker. */
@@ -15,10 +16,22 @@ export interface EmbeddedBroker {
 export async function startEmbeddedBroker(host = '127.0.0.1', port = 0): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker();
   const server: Server = createServer(broker.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (err) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw new CellwatchError(
+      'MQTT_CONNECT',
+      `embedded broker cannot listen on ${host}:${port}: ${(err as Error).message}`,
+      {
+        host,
+        port,
+      },
+    );
+  }
   const address = server.address() as AddressInfo;
   return {
     url: `mqtt://${host}:${address.port}`,

@@ -18,23 +18,52 @@ export interface PendingMessage {
   expiresMs?: number | null;
 }
 
+/** A connection that drops sooner than this after it was made, with messages in flight, is suspect. */
+const SHORT_CONNECTION_MS = 10_000;
+/** Messages acknowledged one at a time before careful mode ends. */
+const CAREFUL_ACKS = 20;
+/** Failures of a message sent alone before it is deleted as one the broker refuses. */
+const MAX_STRIKES = 3;
+
 /**
  * Moves messages from the SQLite outbox to the broker: a bounded number in flight, each deleted from the
  * outbox only when the broker has acknowledged it. A message that fails stays where it is and goes again
  * on the next connection, so delivery is at least once; consumers deduplicate on messageId.
  */
 export class Forwarder {
-  private inFlight = new Set<number>();
+  /** Messages sent and not yet acknowledged: id → topic. */
+  private inFlight = new Map<number, string>();
   /** Bumped on every disconnection, so a late callback of an old connection cannot free a slot of the new. */
   private generation = 0;
   private sent = 0;
+  private connectedAtMs = 0;
+  /**
+   * Careful mode sends one message at a time. It starts when connections keep dropping right after they
+   * are made with messages in flight, the mark of a message the broker will not take (too large, a topic
+   * it refuses): one at a time, the culprit is the message in flight when the connection drops.
+   */
+  private careful = false;
+  private carefulAcks = 0;
+  private readonly strikes = new Map<number, number>();
 
   constructor(
     private readonly outbox: OutboxQueue,
     private readonly link: MqttLink,
     private readonly maxInFlight: number,
     private readonly log: Logger,
+    /** A message the broker refuses for good is deleted unsent; the caller counts it. */
+    private readonly onRefused: (id: number, topic: string, reason: string) => void = () => undefined,
   ) {}
+
+  /** A new connection is up. */
+  connected(): void {
+    this.connectedAtMs = Date.now();
+    this.kick();
+  }
+
+  private get window(): number {
+    return this.careful ? 1 : this.maxInFlight;
+  }
 
   get sentCount(): number {
     return this.sent;
@@ -42,17 +71,17 @@ export class Forwarder {
 
   /** Send what fits in the window now; called on enqueue, on connect and whenever a slot frees up. */
   kick(): void {
-    while (this.link.connected && this.inFlight.size < this.maxInFlight) {
+    while (this.link.connected && this.inFlight.size < this.window) {
       let batch: PendingMessage[];
       try {
-        batch = this.outbox.next(this.maxInFlight - this.inFlight.size, this.inFlight);
+        batch = this.outbox.next(this.window - this.inFlight.size, new Set(this.inFlight.keys()));
       } catch (err) {
         this.log.error({ err: (err as Error).message }, 'outbox read failed');
         return;
       }
       if (batch.length === 0) return;
       for (const message of batch) {
-        this.inFlight.add(message.id);
+        this.inFlight.set(message.id, message.topic);
         void this.send(message, this.generation);
       }
     }
@@ -60,8 +89,25 @@ export class Forwarder {
 
   /** The connection is gone: whatever was in flight is still in the outbox and will be sent again. */
   disconnected(): void {
+    const shortLived = Date.now() - this.connectedAtMs < SHORT_CONNECTION_MS;
+    if (shortLived && this.inFlight.size > 0) {
+      const [alone] = this.inFlight.entries();
+      if (this.careful && this.inFlight.size === 1 && alone) this.strike(alone[0], alone[1], 'connection dropped');
+      this.careful = true;
+      this.carefulAcks = 0;
+    }
     this.generation++;
-    this.inFlight = new Set();
+    this.inFlight = new Map();
+  }
+
+  /** One more failure of a message sent alone; the third time it is deleted as refused. */
+  private strike(id: number, topic: string, reason: string): void {
+    const strikes = (this.strikes.get(id) ?? 0) + 1;
+    this.strikes.set(id, strikes);
+    if (strikes < MAX_STRIKES) return;
+    this.strikes.delete(id);
+    this.outbox.ack(id);
+    this.onRefused(id, topic, reason);
   }
 
   private async send(message: PendingMessage, generation: number): Promise<void> {
@@ -75,8 +121,16 @@ export class Forwarder {
       });
       this.outbox.ack(message.id);
       this.sent++;
-    } catch {
-      // Not acknowledged: it stays in the outbox. The link has already counted and logged the cause.
+      this.strikes.delete(message.id);
+      if (this.careful && ++this.carefulAcks >= CAREFUL_ACKS) this.careful = false;
+    } catch (err) {
+      // MQTT 5 brokers say why they refuse a publish (reason code 0x80 and up): such a message never goes.
+      const reasonCode = (err as { details?: { reasonCode?: unknown } }).details?.reasonCode;
+      if (typeof reasonCode === 'number' && reasonCode >= 0x80) {
+        this.outbox.ack(message.id);
+        this.onRefused(message.id, message.topic, `broker refused it (reason code 0x${reasonCode.toString(16)})`);
+      }
+      // Otherwise it stays in the outbox and goes again. The link has already counted and logged the cause.
     } finally {
       if (generation === this.generation) {
         this.inFlight.delete(message.id);

@@ -32,9 +32,11 @@ export interface LinkOptions {
 export interface LinkHandlers {
   connected(): void;
   disconnected(): void;
-  message(topic: string, payload: Buffer): void;
+  message(topic: string, payload: Buffer, retained: boolean): void;
   error(code: 'MQTT_CONNECT' | 'MQTT_PUBLISH'): void;
 }
+
+const STABLE_CONNECTION_MS = 30_000;
 
 /**
  * One MQTT connection at a time, re-created from scratch after every loss with exponential backoff and
@@ -94,7 +96,7 @@ export class MqttLink {
     const client = mqtt.connect(options.url, clientOptions);
     this.client = client;
     client.on('connect', () => this.onConnect(client));
-    client.on('message', (topic, payload) => this.handlers.message(topic, payload));
+    client.on('message', (topic, payload, packet) => this.handlers.message(topic, payload, packet.retain));
     client.on('error', (err) => this.onError(err));
     client.on('close', () => this.onClose(client));
   }
@@ -106,7 +108,6 @@ export class MqttLink {
       { url: redactUrl(this.options.url), clientId: this.options.clientId, failures: this.failures },
       'mqtt connected',
     );
-    this.failures = 0;
     this.outageLogged = false;
     if (this.options.subscriptions.length > 0) {
       const filters = Object.fromEntries(this.options.subscriptions.map((t) => [t, { qos: 1 as const }]));
@@ -120,6 +121,13 @@ export class MqttLink {
 
   private onError(err: Error): void {
     this.handlers.error('MQTT_CONNECT');
+    if (this.connected) {
+      // An error on a live connection is a protocol fault (a broker refusing a publish in a way mqtt.js does
+      // not map, for one): the connection is left in an unknown state, so it is dropped and made anew.
+      this.log.warn({ code: 'MQTT_CONNECT', err: err.message }, 'mqtt protocol error: reconnecting');
+      this.client?.end(true);
+      return;
+    }
     // One warning per outage: a broker that is down for a day must not write a line per attempt.
     if (!this.outageLogged) {
       this.outageLogged = true;
@@ -133,6 +141,7 @@ export class MqttLink {
   private onClose(client: MqttClient): void {
     if (client !== this.client) return;
     const wasConnected = this.connected;
+    const connectedAtMs = this.connectedAtMs;
     this.client = undefined;
     this.connectedAtMs = undefined;
     client.removeAllListeners('close');
@@ -141,6 +150,9 @@ export class MqttLink {
     if (wasConnected) {
       this.log.warn({ code: 'MQTT_CONNECT' }, 'mqtt connection lost');
       this.handlers.disconnected();
+      // Only a connection that held for a while resets the backoff: one the broker drops at once (another
+      // client with our id, a message it refuses) must not turn into a reconnect loop.
+      if (Date.now() - (connectedAtMs ?? 0) > STABLE_CONNECTION_MS) this.failures = 0;
     }
     if (this.stopping) return;
 
@@ -172,7 +184,9 @@ export class MqttLink {
         (err) => {
           if (err) {
             this.handlers.error('MQTT_PUBLISH');
-            reject(new CellwatchError('MQTT_PUBLISH', `publish failed: ${err.message}`, { topic: message.topic }));
+            const reasonCode = (err as { code?: unknown }).code;
+            const details = { topic: message.topic, ...(typeof reasonCode === 'number' ? { reasonCode } : {}) };
+            reject(new CellwatchError('MQTT_PUBLISH', `publish failed: ${err.message}`, details));
           } else {
             resolve();
           }

@@ -102,6 +102,30 @@ describe(`cellwatch run against a real broker (${hasMosquitto() ? 'mosquitto' : 
     expect(outboxLeft(dir)).toBe(0);
   });
 
+  it.skipIf(!hasMosquitto())('drops a message the broker refuses and goes on delivering the rest', async () => {
+    // Anomaly messages (about 680 bytes) are over this broker's limit; status and summaries are not.
+    const { dir, cleanup } = await scratchDir();
+    cleanups.add(cleanup);
+    const broker = await startTestBroker(dir, { extraLines: ['message_size_limit 600'] });
+    cleanups.add(() => broker.stop());
+    const data = join(dir, 'site.csv');
+    await writeFile(data, siteCsv({ startMs: START_MS, hours: 30, anomalies: { '2': [10, 15] } }));
+    const config = siteConfig(dir, await writeModel(dir), data, broker.url);
+    const central = await subscriber(broker.url, 'cw/S1/#');
+    cleanups.add(() => central.client.endAsync(true));
+
+    const daemon = run(await writeConfig(dir, config), ['--until-sources-end']);
+    expect(await daemon.exited).toBe(0);
+    await until(() => central.received.some((m) => m.topic === 'cw/S1/status' && m.body.state === 'offline'));
+    const refused = daemon.logs.filter((l) => l.msg === 'message refused by the broker').map((l) => l.topic);
+    // The incident's open and close, and a health message once the summaries made it longer.
+    expect(refused.filter((t) => t === 'cw/S1/anomaly').length).toBe(2);
+    expect(refused.every((t) => t === 'cw/S1/anomaly' || t === 'cw/S1/health')).toBe(true);
+    expect(anomalies(central.received)).toEqual([]);
+    expect(central.received.filter((m) => m.topic === 'cw/S1/summary').length).toBeGreaterThan(0);
+    expect(outboxLeft(dir)).toBe(0);
+  });
+
   it('delivers what was in the outbox when it was killed with SIGKILL, after a restart', async () => {
     const rows = { startMs: START_MS, hours: 30, anomalies: { '2': [5, 9] as [number, number] } };
     const { configPath, central, broker, dir } = await setUp(rows);

@@ -45,11 +45,14 @@ export interface BrokerTls {
   client: { cert: Buffer; key: Buffer; ca: Buffer };
 }
 
-export async function startTestBroker(dir: string, tls?: BrokerTls): Promise<TestBroker> {
+export async function startTestBroker(
+  dir: string,
+  { tls, extraLines = [] }: { tls?: BrokerTls; extraLines?: string[] } = {},
+): Promise<TestBroker> {
   const port = await freePort();
   const url = tls ? `mqtts://localhost:${port}` : `mqtt://127.0.0.1:${port}`;
   const mosquitto = mosquittoBinary();
-  if (tls && !mosquitto) throw new Error('a TLS test broker needs mosquitto');
+  if ((tls || extraLines.length > 0) && !mosquitto) throw new Error('this test broker needs mosquitto');
   if (mosquitto) {
     const tlsLines = tls
       ? [`cafile ${tls.caFile}`, `certfile ${tls.certFile}`, `keyfile ${tls.keyFile}`, 'require_certificate true']
@@ -61,6 +64,7 @@ export async function startTestBroker(dir: string, tls?: BrokerTls): Promise<Tes
       [
         `listener ${port} 127.0.0.1`,
         ...tlsLines,
+        ...extraLines,
         'allow_anonymous true',
         // Started as root (CI), mosquitto switches to its own user, which cannot write to our scratch folder.
         `user ${process.getuid?.() === 0 ? 'root' : userInfo().username}`,

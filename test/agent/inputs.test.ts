@@ -138,7 +138,8 @@ describe('cellwatch run with bad rows and commands', () => {
     const command = { action: 'start', entity: 'S1/2', start: new Date(startMs).toISOString(), durationMinutes: 3000 };
     await operator.publishAsync('cw/S1/command/maintenance', JSON.stringify(command), { qos: 1 });
     await operator.publishAsync('cw/S1/command/reboot', '{}', { qos: 1 });
-    await until(() => central.received.filter((m) => m.topic === 'cw/S1/event').length >= 2);
+    await operator.publishAsync('cw/S1/command/maintenance', JSON.stringify(command), { qos: 1, retain: true });
+    await until(() => central.received.filter((m) => m.topic === 'cw/S1/event').length >= 3);
 
     await appendFile(data, siteCsv(rows, 15));
     await daemon.waitForLog((l) => l.msg === 'incident' && l.event === 'close');
@@ -146,7 +147,8 @@ describe('cellwatch run with bad rows and commands', () => {
     expect(await daemon.exited).toBe(0);
 
     const events = central.received.filter((m) => m.topic === 'cw/S1/event').map((m) => m.body);
-    expect(events.map((e) => e.event)).toEqual(['maintenance_started', 'command_rejected']);
+    // A retained command reaches a connected agent as a live one (MQTT clears the flag), and is applied.
+    expect(events.map((e) => e.event)).toEqual(['maintenance_started', 'command_rejected', 'maintenance_started']);
     expect(events[1]?.message).toBe('unknown command "reboot"');
     const incidents = central.received.filter((m) => m.topic === 'cw/S1/anomaly').map((m) => m.body);
     expect(incidents.map((m) => `${String(m.event)} ${(m.incident as { entity: string }).entity}`)).toEqual([
@@ -156,5 +158,13 @@ describe('cellwatch run with bad rows and commands', () => {
     const health = central.received.filter((m) => m.topic === 'cw/S1/health').at(-1)?.body;
     expect((health?.alarms as { silenced: number }).silenced).toBe(1);
     expect((health?.pipelines as { rowsScored: number }[])[0]?.rowsScored).toBe(58);
+
+    // On the next connection the broker hands the retained command over again, flagged: it is refused.
+    const again = run(path);
+    await again.waitForLog((l) => l.msg === 'command rejected');
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+    const rejected = again.logs.find((l) => l.msg === 'command rejected');
+    expect(rejected?.reason).toBe('retained commands are ignored: publish commands without the retain flag');
   });
 });

@@ -74,7 +74,7 @@ describe.skipIf(!hasMosquitto())('cellwatch run over TLS with a client certifica
     const { dir, cleanup } = await scratchDir();
     cleanups.add(cleanup);
     const tls = await makeCertificates(dir);
-    const broker = await startTestBroker(dir, tls);
+    const broker = await startTestBroker(dir, { tls });
     cleanups.add(() => broker.stop());
     const model = await writeModel(dir);
     await writeFile(join(dir, 'data.csv'), siteCsv({ startMs: Date.UTC(2026, 1, 2), hours: 5 }));

@@ -103,6 +103,17 @@ describe('SampleStore.latestTimestampMs, entities and unscored', () => {
   });
 });
 
+describe('SampleStore.resumePointMs', () => {
+  it("is the oldest entity's newest row among the entities active within a day of the newest", () => {
+    const samples = store();
+    expect(samples.resumePointMs('ran')).toBe(Number.NEGATIVE_INFINITY);
+    samples.insert('ran', [row('S/1', T0 + 9 * HOUR_MS, 1), row('S/2', T0 + 9 * HOUR_MS, 1)]);
+    samples.insert('ran', [row('S/3', T0 + 8 * HOUR_MS, 1), row('S/old', T0 - 48 * HOUR_MS, 1)]);
+    // S/3 has not had its 09:00 row yet: a restart reads 09:00 again; S/old stopped long ago and is ignored.
+    expect(samples.resumePointMs('ran')).toBe(T0 + 8 * HOUR_MS);
+  });
+});
+
 describe('SampleStore.enforceRetention', () => {
   it('deletes exactly the samples older than retentionHours before now', () => {
     const samples = store({ retentionHours: 2, maxMb: 100 });

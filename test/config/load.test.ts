@@ -64,6 +64,28 @@ describe('configuration', () => {
     expect(order.details.problems).toEqual([{ path: '/alarms/openFlags', message: 'must be at most windowRows' }]);
   });
 
+  it('refuses broker URLs it cannot use without repeating them (they may hold a password)', () => {
+    for (const url of ['bob:hunter2@127.0.0.1:1883', 'http://bob:hunter2@h', 'mqtt://bob:hunter2@[::1']) {
+      const err = thrown(() => parseConfig(MINIMAL.replace('"mqtt://127.0.0.1:1883"', `"${url}"`), '/'));
+      expect(err.code).toBe('CONFIG_INVALID');
+      expect(JSON.stringify(err)).not.toContain('hunter2');
+      expect((err.details.problems as { path: string }[])[0]?.path).toBe('/mqtt/url');
+    }
+  });
+
+  it('refuses a $ topic prefix and intervals a timer cannot hold', () => {
+    const text = MINIMAL.replace(
+      'mqtt: {url: "mqtt://127.0.0.1:1883"}',
+      'mqtt: {url: "mqtt://h", topicPrefix: $SYS}',
+    ).concat('summary: {intervalMinutes: 43200}\nhealth: {intervalS: 3000000}\n');
+    const paths = (thrown(() => parseConfig(text, '/')).details.problems as { path: string }[]).map((p) => p.path);
+    expect(paths).toEqual(['/mqtt/topicPrefix', '/summary/intervalMinutes', '/health/intervalS']);
+  });
+
+  it('reports an alias to nothing as a YAML error', () => {
+    expect(thrown(() => parseConfig('site: *nothing\n', '/')).code).toBe('CONFIG_YAML');
+  });
+
   it('reports YAML syntax errors with their line', () => {
     const err = thrown(() => parseConfig('site: S1\npipelines: [\n', '/'));
     expect(err.code).toBe('CONFIG_YAML');
