@@ -1,3 +1,4 @@
+import { open, type FileHandle } from 'node:fs/promises';
 import type { FileSourceConfig } from '../config/schema.js';
 import { CellwatchError, isCellwatchError } from '../errors.js';
 import { readColumns } from '../io/read-table.js';
@@ -96,6 +97,9 @@ export class FileSource implements Source {
   }
 
   private async checkColumns(path: string, format: 'csv' | 'jsonl'): Promise<void> {
+    // A first line still being written (no line break yet) is not a header to judge: the follower reads it
+    // once it is complete.
+    if (!(await firstLineComplete(path))) return;
     try {
       mapTable(this.context, this.config.timestampColumn, await readColumns(path), format, path);
     } catch (err) {
@@ -113,4 +117,19 @@ export class FileSource implements Source {
 
 function codeOf(err: unknown) {
   return isCellwatchError(err) ? err.code : 'SOURCE_READ';
+}
+
+/** True when the file's first line is complete (ends in a line break); false for a missing or partial one. */
+async function firstLineComplete(path: string): Promise<boolean> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, 'r');
+    const buffer = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, bytesRead).includes(0x0a);
+  } catch {
+    return false;
+  } finally {
+    await handle?.close();
+  }
 }
