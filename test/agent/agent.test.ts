@@ -85,8 +85,8 @@ describe(`cellwatch run against a real broker (${hasMosquitto() ? 'mosquitto' : 
   );
 
   it.skipIf(!hasMosquitto())('loses nothing when the broker goes away during anomalies and comes back', async () => {
-    // 60 hours at 36,000×: six seconds of replay, the anomaly in the middle of the outage.
-    const rows = { startMs: START_MS, hours: 60, anomalies: { '1': [25, 32] as [number, number] } };
+    // 70 hours at 36,000×: seven seconds of replay, the anomaly four seconds in, during the outage.
+    const rows = { startMs: START_MS, hours: 70, anomalies: { '1': [40, 47] as [number, number] } };
     const { configPath, central, broker, dir } = await setUp(rows, { speed: 36_000 });
     const daemon = run(configPath, ['--until-sources-end']);
     await daemon.waitForLog((l) => l.msg === 'mqtt connected');
