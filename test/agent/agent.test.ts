@@ -130,6 +130,21 @@ describe(`cellwatch run against a real broker (${hasMosquitto() ? 'mosquitto' : 
     expect(outboxLeft(dir)).toBe(0);
   });
 
+  it('has the broker announce it offline (the last will) when it dies without a goodbye', async () => {
+    const rows = { startMs: START_MS, hours: 5 };
+    const { configPath, central } = await setUp(rows, { mode: 'follow', pollMs: 100 });
+    const daemon = run(configPath);
+    await daemon.waitForLog((l) => l.msg === 'mqtt subscribed');
+    daemon.child.kill('SIGKILL');
+    await until(() => central.received.some((m) => m.topic === 'cw/S1/status' && m.body.state === 'offline'));
+    const status = central.received.filter((m) => m.topic === 'cw/S1/status').map((m) => m.body);
+    expect(status.map((b) => [b.state, b.reason])).toEqual([
+      ['online', undefined],
+      ['offline', 'lost'],
+    ]);
+    validatePayload('status', status[1]);
+  });
+
   it('delivers what was in the outbox when it was killed with SIGKILL, after a restart', async () => {
     const rows = { startMs: START_MS, hours: 30, anomalies: { '2': [5, 9] as [number, number] } };
     const { configPath, central, broker, dir } = await setUp(rows);
