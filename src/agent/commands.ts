@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { MaintenanceCalendar } from '../detect/maintenance.js';
 import { isCellwatchError } from '../errors.js';
-import type { EventPayload } from '../report/payloads.js';
+import type { EventPayload, PayloadBody } from '../report/payloads.js';
 import type { Topics } from '../report/topics.js';
 import type { ErrorCounter } from './error-counter.js';
 
@@ -10,7 +10,7 @@ const MAX_COMMAND_BYTES = 64 * 1024;
 
 export interface CommandServices {
   saveWindows(): void;
-  publish(body: Omit<EventPayload, 'messageId' | 'site' | 'createdAt'>): void;
+  publish(body: PayloadBody<EventPayload>): void;
   errors: ErrorCounter;
   log: Logger;
 }

@@ -2,12 +2,12 @@ import type { Outbox } from '../buffer/outbox.js';
 import type { SampleStore } from '../buffer/samples.js';
 import type { AlarmTracker } from '../detect/alarms.js';
 import type { MaintenanceCalendar } from '../detect/maintenance.js';
-import type { HealthPayload } from '../report/payloads.js';
+import type { HealthPayload, PayloadBody } from '../report/payloads.js';
 import type { MqttLink } from '../report/mqtt-link.js';
 import type { ErrorCounter } from './error-counter.js';
 import type { Pipeline } from './pipeline.js';
 
-type HealthBody = Omit<HealthPayload, 'messageId' | 'site' | 'createdAt'>;
+type HealthBody = PayloadBody<HealthPayload>;
 
 interface HealthSources {
   samples: SampleStore;

@@ -202,7 +202,6 @@ export class Pipeline implements SourceSink {
       modelId: this.scorer?.modelId ?? null,
       modelVersion: this.scorer?.modelVersion ?? null,
       threshold: this.scorer?.threshold ?? null,
-      incidentsOpen: 0,
     };
   }
 }

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { CellwatchError } from '../errors.js';
+import { KeyValueStore } from './kv.js';
 
 export interface OpenedDatabase {
   db: Database.Database;
@@ -63,9 +64,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  */
 function checkWritable(db: Database.Database, path: string): Database.Database {
   try {
-    db.prepare(
-      "INSERT INTO kv (key, value) VALUES ('opened_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    ).run(JSON.stringify(new Date().toISOString()));
+    new KeyValueStore(db).set('opened_at', new Date().toISOString());
     return db;
   } catch (err) {
     closeQuietly(db);

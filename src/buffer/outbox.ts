@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { storageWriteError, writeWithRoom, type DiskFullListener } from './full-disk.js';
+import { KeyValueStore } from './kv.js';
 
 export const OUTBOX_KINDS = ['anomaly', 'event', 'summary', 'health'] as const;
 export type OutboxKind = (typeof OUTBOX_KINDS)[number];
@@ -86,10 +87,6 @@ function prepareStatements(db: Database.Database) {
     byKind: db.prepare<[], { kind: OutboxKind; n: number; bytes: number }>(
       'SELECT kind, count(*) AS n, total(bytes) AS bytes FROM outbox GROUP BY kind',
     ),
-    readDropped: db.prepare<[string], string>('SELECT value FROM kv WHERE key = ?').pluck(),
-    writeDropped: db.prepare<[string, string]>(
-      'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-    ),
   };
 }
 
@@ -102,11 +99,15 @@ export class Outbox {
   private statements?: ReturnType<typeof prepareStatements>;
   private totals?: Totals;
 
+  private readonly kv: KeyValueStore;
+
   constructor(
     private readonly db: Database.Database,
     private readonly limits: OutboxLimits,
     private readonly onDiskFull?: DiskFullListener,
-  ) {}
+  ) {
+    this.kv = new KeyValueStore(db);
+  }
 
   /**
    * Store a message. A health message replaces the pending ones for its topic (it is retained, only the newest
@@ -200,9 +201,8 @@ export class Outbox {
 
   /** Messages dropped since the buffer was created; kept in the database so restarts do not reset them. */
   droppedTotals(): DropCounts {
-    const stored = this.sql().readDropped.get(DROPPED_TOTALS_KEY);
-    const parsed = stored === undefined ? {} : (JSON.parse(stored) as Partial<DropCounts>);
-    return { ...zeroDrops(), ...parsed };
+    const stored = this.kv.get(DROPPED_TOTALS_KEY) as Partial<DropCounts> | undefined;
+    return { ...zeroDrops(), ...stored };
   }
 
   /** Drop oldest-first in DROP_ORDER until `totals` is within the limits; updates `totals` as it goes. */
@@ -235,7 +235,7 @@ export class Outbox {
 
     const totals = this.droppedTotals();
     for (const key of Object.keys(totals) as (keyof DropCounts)[]) totals[key] += dropped[key];
-    this.sql().writeDropped.run(DROPPED_TOTALS_KEY, JSON.stringify(totals));
+    this.kv.set(DROPPED_TOTALS_KEY, totals);
   }
 
   private currentTotals(): Totals {

@@ -13,7 +13,8 @@ export interface DenseLayer {
 
 /**
  * A dense autoencoder: tanh hidden layers, a linear bottleneck and a linear output, so the code and the
- * reconstruction are unbounded like z-scores. Sizes: width → hidden… → bottleneck → …hidden reversed → width.
+ * reconstruction are unbounded like z-scores.
+ * Sizes: width → hidden… → bottleneck → …hidden reversed → width.
  */
 export function buildAutoencoder(width: number, hidden: readonly number[], bottleneck: number, rng: Rng): DenseLayer[] {
   const sizes = [width, ...hidden, bottleneck, ...[...hidden].reverse(), width];

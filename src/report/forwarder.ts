@@ -1,22 +1,9 @@
 import type { Logger } from 'pino';
+import type { Outbox, PendingMessage } from '../buffer/outbox.js';
 import type { MqttLink } from './mqtt-link.js';
 
 /** The part of the outbox the forwarder needs: pending messages in send order, and acknowledgement. */
-export interface OutboxQueue {
-  next(limit: number, exclude: ReadonlySet<number>): PendingMessage[];
-  ack(id: number): void;
-  depth(): { messages: number };
-}
-
-export interface PendingMessage {
-  id: number;
-  topic: string;
-  payload: string;
-  qos: 0 | 1;
-  retain: boolean;
-  createdMs: number;
-  expiresMs?: number | null;
-}
+export type OutboxQueue = Pick<Outbox, 'next' | 'ack' | 'depth'>;
 
 /** A connection that drops sooner than this after it was made, with messages in flight, is suspect. */
 const SHORT_CONNECTION_MS = 10_000;
@@ -35,7 +22,6 @@ export class Forwarder {
   private inFlight = new Map<number, string>();
   /** Bumped on every disconnection, so a late callback of an old connection cannot free a slot of the new. */
   private generation = 0;
-  private sent = 0;
   private connectedAtMs = 0;
   /**
    * Careful mode sends one message at a time. It starts when connections keep dropping right after they
@@ -63,10 +49,6 @@ export class Forwarder {
 
   private get window(): number {
     return this.careful ? 1 : this.maxInFlight;
-  }
-
-  get sentCount(): number {
-    return this.sent;
   }
 
   /** Send what fits in the window now; called on enqueue, on connect and whenever a slot frees up. */
@@ -117,10 +99,9 @@ export class Forwarder {
         payload: this.markReplayed(message),
         qos: message.qos,
         retain: message.retain,
-        expiresMs: message.expiresMs ?? undefined,
+        expiresMs: message.expiresMs,
       });
       this.outbox.ack(message.id);
-      this.sent++;
       this.strikes.delete(message.id);
       if (this.careful && ++this.carefulAcks >= CAREFUL_ACKS) this.careful = false;
     } catch (err) {

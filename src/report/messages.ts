@@ -5,6 +5,7 @@ import type {
   EventPayload,
   HealthPayload,
   IncidentPayload,
+  PayloadBody,
   StatusPayload,
   SummaryPayload,
 } from './payloads.js';
@@ -47,15 +48,15 @@ export class Messages {
     return this.message('anomaly', payload, nowMs, 7 * DAY_MS);
   }
 
-  summary(body: Omit<SummaryPayload, keyof ReturnType<typeof envelope>>, nowMs: number): OutboxMessage {
+  summary(body: PayloadBody<SummaryPayload>, nowMs: number): OutboxMessage {
     return this.message('summary', { ...envelope(this.site, nowMs), ...body }, nowMs, DAY_MS);
   }
 
-  health(body: Omit<HealthPayload, keyof ReturnType<typeof envelope>>, nowMs: number): OutboxMessage {
+  health(body: PayloadBody<HealthPayload>, nowMs: number): OutboxMessage {
     return { ...this.message('health', { ...envelope(this.site, nowMs), ...body }, nowMs, DAY_MS), retain: true };
   }
 
-  event(body: Omit<EventPayload, keyof ReturnType<typeof envelope>>, nowMs: number): OutboxMessage {
+  event(body: PayloadBody<EventPayload>, nowMs: number): OutboxMessage {
     return this.message('event', { ...envelope(this.site, nowMs), ...body }, nowMs, 7 * DAY_MS);
   }
 

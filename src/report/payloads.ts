@@ -193,6 +193,9 @@ export type PipelineHealth = Static<typeof PipelineHealthSchema>;
 export type HealthPayload = Static<typeof HealthPayloadSchema>;
 export type EventPayload = Static<typeof EventPayloadSchema>;
 
+/** A payload without its envelope: what the part of the agent that makes a message fills in. */
+export type PayloadBody<T> = Omit<T, 'messageId' | 'site' | 'createdAt' | 'replayed'>;
+
 /** Topic suffix → payload schema; the topic is <prefix>/<site>/<suffix>. */
 export const TOPIC_SCHEMAS = {
   status: StatusPayloadSchema,

@@ -60,10 +60,6 @@ export class SummaryPeriod {
     }
   }
 
-  get periodStartMs(): number {
-    return this.startMs;
-  }
-
   /** Close the period: its figures, then a fresh period starting now. */
   take(nowMs: number): SummaryCounts & { periodStartMs: number; scoreP50: number | null; scoreP95: number | null } {
     const sorted = Float64Array.from(this.scores).sort();
