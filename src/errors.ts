@@ -41,6 +41,13 @@ export const ERROR_CODES = {
   MQTT_PUBLISH: 'the broker refused or failed to acknowledge a publish',
   OUTBOX_DROPPED: 'the outbox was full and dropped its lowest-priority messages',
   COMMAND_INVALID: 'a command received over MQTT is malformed or unknown',
+  PM_MALFORMED: 'a performance file is not well-formed XML or JSON, or is cut short',
+  PM_NOT_PM_DATA: 'a file is neither 3GPP PM XML (measCollecFile, measDataFile) nor a VES measurement event',
+  PM_NO_VALUES: 'a performance file holds no measurement values',
+  PM_UNMAPPED: 'a performance file has values, but none map to a configured entity and KPI',
+  PM_PERIOD: 'a measurement block has no usable period (begin, end or duration)',
+  PM_VALUE: 'a measurement value is not a number or an unmapped array (PDF/bin) value',
+  PM_CONFLICT: 'a measurement block was ingested before with other values; the first is kept',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
