@@ -44,7 +44,9 @@ export interface PmSkip {
   line?: number;
 }
 
-export type PmEvent = { kind: 'block'; block: PmBlock } | { kind: 'skip'; skip: PmSkip };
+/** A reader's output, in file order: 'file' first (once the content is known to be PM data), then the rest. */
+export type PmEvent =
+  { kind: 'file'; info: PmFileInfo } | { kind: 'block'; block: PmBlock } | { kind: 'skip'; skip: PmSkip };
 
 /** What a reader knows about a whole file once it has read it. */
 export interface PmFileInfo {
@@ -52,4 +54,6 @@ export interface PmFileInfo {
   format: 'measCollecFile' | 'measDataFile' | 'ves';
   vendor?: string;
   fileFormatVersion?: string;
+  /** 32.435 dnPrefix: prepended to local DNs to make them globally unique. */
+  dnPrefix?: string;
 }
