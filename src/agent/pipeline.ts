@@ -126,7 +126,12 @@ export class Pipeline implements SourceSink {
         });
       }
     }
-    const rows = batch.map((s) => ({ entity: entityKey(s.entity), timestampMs: s.timestampMs, values: s.values }));
+    const rows = batch.map((s) => ({
+      entity: entityKey(s.entity),
+      timestampMs: s.timestampMs,
+      values: s.values,
+      suspect: s.suspect === true,
+    }));
     this.rowsIn += rows.length;
     this.lastRowWallMs = Date.now();
     this.summary.addIn(rows.length);
@@ -143,7 +148,10 @@ export class Pipeline implements SourceSink {
     if (duplicates > 0) this.summary.addSkipped('duplicate', duplicates);
     if (!this.scorer) return;
 
-    const newSamples = batch.filter((_, i) => fresh[i]);
+    // Suspect rows stay out of scoring: the featurizer treats them as a gap, as the statistics do.
+    const newSamples = batch.filter((s, i) => fresh[i] && s.suspect !== true);
+    const suspect = batch.filter((s, i) => fresh[i] && s.suspect === true).length;
+    if (suspect > 0) this.summary.addSkipped('suspect', suspect);
     await this.scorer.score(newSamples, this.summary);
   }
 
@@ -193,7 +201,13 @@ export class Pipeline implements SourceSink {
       modelVersion: this.scorer?.modelVersion ?? null,
       entitiesOwnStats: this.scorer?.entitiesWithOwnStats ?? 0,
       entitiesOwnThreshold: this.scorer?.entitiesWithOwnThreshold ?? 0,
+      ...this.fileHealth(),
     };
+  }
+
+  private fileHealth(): Pick<PipelineHealth, 'files'> {
+    const counts = this.source?.fileCounts?.();
+    return counts ? { files: { ingested: counts.ingested, quarantined: counts.failed } } : {};
   }
 
   takeSummary(nowMs: number) {

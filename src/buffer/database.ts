@@ -20,7 +20,7 @@ const QUICK_CHECK_MAX_ERRORS = 5;
  * Schema migrations: entry i takes the file from user_version i to i + 1. Append only; never edit an entry
  * that has shipped, because boxes in the field hold files at every earlier version.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE samples (
     pipeline TEXT NOT NULL,
@@ -53,6 +53,35 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX outbox_expiry ON outbox (expires_ms) WHERE expires_ms IS NOT NULL;
 
   CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  `,
+  `
+  -- Rows whose source marked them suspect are kept for the record but never scored or used as history.
+  ALTER TABLE samples ADD COLUMN suspect INTEGER NOT NULL DEFAULT 0;
+  DROP INDEX samples_unscored;
+  CREATE INDEX samples_unscored ON samples (pipeline, ts_ms) WHERE score IS NULL AND suspect = 0;
+
+  -- Measurement blocks of PM files already ingested, by identity, with a hash of their values: a file
+  -- delivered twice, under any name, is ingested once.
+  CREATE TABLE pm_blocks (
+    pipeline TEXT NOT NULL,
+    block_key TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    end_ms INTEGER NOT NULL,
+    PRIMARY KEY (pipeline, block_key)
+  ) WITHOUT ROWID;
+  CREATE INDEX pm_blocks_age ON pm_blocks (end_ms);
+
+  -- The last reading of each cumulative counter. value has no declared type: an integer up to 2^63 is
+  -- stored as an integer, a larger unsigned 64-bit reading as its decimal text, both exact.
+  CREATE TABLE pm_counters (
+    pipeline TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    counter TEXT NOT NULL,
+    begin_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL,
+    value,
+    PRIMARY KEY (pipeline, entity, counter)
+  ) WITHOUT ROWID;
   `,
 ];
 

@@ -20,6 +20,8 @@ export interface SampleRow {
   timestampMs: number;
   /** One value per feature; NaN for a missing value. */
   values: Float64Array;
+  /** The source marked the values suspect: stored for the record, never scored nor used as history. */
+  suspect?: boolean;
 }
 
 export interface ScoreRow {
@@ -51,8 +53,8 @@ interface StoredSample {
 }
 
 function prepareStatements(db: Database.Database) {
-  const insert = db.prepare<[string, string, number, string]>(
-    'INSERT OR IGNORE INTO samples (pipeline, entity, ts_ms, values_json) VALUES (?, ?, ?, ?)',
+  const insert = db.prepare<[string, string, number, string, number]>(
+    'INSERT OR IGNORE INTO samples (pipeline, entity, ts_ms, values_json, suspect) VALUES (?, ?, ?, ?, ?)',
   );
   const score = db.prepare<[number, number, string, string, number]>(
     'UPDATE samples SET score = ?, flagged = ? WHERE pipeline = ? AND entity = ? AND ts_ms = ?',
@@ -61,7 +63,9 @@ function prepareStatements(db: Database.Database) {
 
   return {
     insertBatch: db.transaction((pipeline: string, rows: readonly SampleRow[]) =>
-      rows.map((r) => insert.run(pipeline, r.entity, r.timestampMs, encodeValues(r.values)).changes === 1),
+      rows.map(
+        (r) => insert.run(pipeline, r.entity, r.timestampMs, encodeValues(r.values), r.suspect ? 1 : 0).changes === 1,
+      ),
     ),
     scoreBatch: db.transaction((pipeline: string, rows: readonly ScoreRow[]) => {
       let updated = 0;
@@ -69,16 +73,17 @@ function prepareStatements(db: Database.Database) {
       return updated;
     }),
     history: db.prepare<[string, string, number], StoredSample>(
-      `SELECT ${columns} FROM samples WHERE pipeline = ? AND entity = ? ORDER BY ts_ms DESC LIMIT ?`,
+      `SELECT ${columns} FROM samples WHERE pipeline = ? AND entity = ? AND suspect = 0 ORDER BY ts_ms DESC LIMIT ?`,
     ),
     historyUnflagged: db.prepare<[string, string, number], StoredSample>(
-      `SELECT ${columns} FROM samples WHERE pipeline = ? AND entity = ? AND flagged IS NOT 1
+      `SELECT ${columns} FROM samples WHERE pipeline = ? AND entity = ? AND flagged IS NOT 1 AND suspect = 0
        ORDER BY ts_ms DESC LIMIT ?`,
     ),
     // Scans the pipeline's part of samples_key; it runs once at start-up, so no index of its own.
     latest: db.prepare<[string], number | null>('SELECT max(ts_ms) FROM samples WHERE pipeline = ?').pluck(),
     unscored: db.prepare<[string, number], StoredSample & { entity: string }>(
-      `SELECT entity, ${columns} FROM samples WHERE pipeline = ? AND score IS NULL ORDER BY ts_ms LIMIT ?`,
+      `SELECT entity, ${columns} FROM samples WHERE pipeline = ? AND score IS NULL AND suspect = 0
+       ORDER BY ts_ms LIMIT ?`,
     ),
     entities: db
       .prepare<[string], string>('SELECT DISTINCT entity FROM samples WHERE pipeline = ? ORDER BY entity')

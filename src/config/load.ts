@@ -160,7 +160,7 @@ function resolvePaths(config: Config, baseDir: string): Config {
     pipelines: config.pipelines.map((p) => ({
       ...p,
       model: p.model && at(p.model),
-      source: p.source.type === 'file' ? { ...p.source, path: at(p.source.path) } : p.source,
+      source: p.source.type === 'system' ? p.source : { ...p.source, path: at(p.source.path) },
     })),
   };
 }

@@ -61,14 +61,65 @@ export const FileSourceSchema = Obj({
   pollMs: Type.Integer({ minimum: 50, maximum: 600_000, default: 1_000 }),
 });
 
+/** How a measured object becomes an entity: the first rule whose patterns match gives the entity's values. */
+export const EntityRuleSchema = Obj({
+  /**
+   * Regular expressions with named groups, matched against the managed element's DN and the measured
+   * object's DN (measObjLdn); each named group fills the entity column of that name.
+   */
+  element: Type.Optional(Type.String({ minLength: 1 })),
+  object: Type.Optional(Type.String({ minLength: 1 })),
+  /** Fixed values for entity columns the patterns do not fill. */
+  set: Type.Record(Type.String(), Type.String(), { default: {} }),
+});
+
+/** How raw measurement values are read, per measurement name ('*' matches any run of characters). */
+export const CounterRuleSchema = Obj({
+  match: Type.String({ minLength: 1 }),
+  /**
+   * gauge: the value as reported (3GPP counters are per period already).
+   * cumulative: a running total; the per-period delta is used, unknown across a gap, reset or late file.
+   */
+  kind: Enum(['gauge', 'cumulative'], { default: 'gauge' }),
+  /** Counter width, so a wrap of a cumulative counter is told from a reset. */
+  widthBits: Type.Optional(Enum([32, 64])),
+  /** A PDF/bin (array) value: skipped and counted unless a rule says how to read it. */
+  array: Enum(['skip', 'sum', 'bin'], { default: 'skip' }),
+  /** With array: bin, the 0-based bin to take. */
+  bin: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+export const PmSourceSchema = Obj({
+  type: Type.Literal('pm'),
+  /** The drop directory the element manager or collector writes PM files into. */
+  path: Type.String({ minLength: 1 }),
+  /** xml: 3GPP TS 32.435 / 28.532 (plain or gzip); ves: VES JSON events; auto: told by the content. */
+  format: Enum(['auto', 'xml', 'ves'], { default: 'auto' }),
+  pollMs: Type.Integer({ minimum: 50, maximum: 600_000, default: 5_000 }),
+  /** After a file is read: a folder to move it to (relative to path, or absolute), or "delete". */
+  processed: Type.String({ minLength: 1, default: 'done' }),
+  /** Files that cannot be used go here, each with a .reason.txt; relative to path, or absolute. */
+  quarantine: Type.String({ minLength: 1, default: 'quarantine' }),
+  /** Default (no rules): the first entity column is the element's last RDN value, the last the object's. */
+  entities: Type.Array(EntityRuleSchema, { default: [] }),
+  counters: Type.Array(CounterRuleSchema, { default: [] }),
+  /**
+   * KPI name → formula over measurement names, e.g. "100 * RRC.ConnEstabSucc / RRC.ConnEstabAtt". A feature
+   * without a formula here takes the built-in TS 28.552 mapping, or must be a measurement name itself.
+   */
+  kpis: Type.Record(Type.String(), Type.String({ minLength: 1 }), { default: {} }),
+});
+
 /**
  * A tagged union on `type`. Written as oneOf with a discriminator (TypeBox's Union is a plain anyOf) because
  * Ajv then validates only the member the tag names, fills that member's defaults, and reports its errors.
  */
-export const SourceSchema = Type.Unsafe<Static<typeof SystemSourceSchema> | Static<typeof FileSourceSchema>>({
+export const SourceSchema = Type.Unsafe<
+  Static<typeof SystemSourceSchema> | Static<typeof FileSourceSchema> | Static<typeof PmSourceSchema>
+>({
   type: 'object',
   discriminator: { propertyName: 'type' },
-  oneOf: [SystemSourceSchema, FileSourceSchema],
+  oneOf: [SystemSourceSchema, FileSourceSchema, PmSourceSchema],
 });
 
 export const PipelineSchema = Obj({
@@ -195,6 +246,9 @@ export const ConfigSchema = Obj({
 export type Secret = Static<typeof SecretSchema>;
 export type SystemSourceConfig = Static<typeof SystemSourceSchema>;
 export type FileSourceConfig = Static<typeof FileSourceSchema>;
+export type PmSourceConfig = Static<typeof PmSourceSchema>;
+export type EntityRule = Static<typeof EntityRuleSchema>;
+export type CounterRule = Static<typeof CounterRuleSchema>;
 export type SourceConfig = Static<typeof SourceSchema>;
 export type PipelineConfig = Static<typeof PipelineSchema>;
 export type TlsConfig = Static<typeof TlsSchema>;

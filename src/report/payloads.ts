@@ -127,6 +127,8 @@ export const PipelineHealthSchema = Obj({
   entitiesOwnStats: Type.Integer({ minimum: 0 }),
   /** Entities scored against a threshold of their own, calibrated after a level shift. */
   entitiesOwnThreshold: Type.Integer({ minimum: 0 }),
+  /** Sources that take whole files (drop directories): files read, and files moved to quarantine, since start. */
+  files: Type.Optional(Obj({ ingested: Type.Integer({ minimum: 0 }), quarantined: Type.Integer({ minimum: 0 }) })),
 });
 
 export const HealthPayloadSchema = Obj(

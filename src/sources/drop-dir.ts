@@ -1,28 +1,52 @@
-import { mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { isCellwatchError, type ErrorCode } from '../errors.js';
 import { errorText, pollUntilAborted, type SampleBatcher, type SourceEvent } from './hand-over.js';
 
 /**
  * A drop directory: other software writes whole files into it, cellwatch takes each one once it is
- * complete, hands its rows over and moves it to `done/`, or to `failed/` with a `.reason.txt` when it
- * cannot be read at all. The parser is a parameter, so another file format (3GPP PM XML) plugs in here.
+ * complete, hands its rows over and then moves it to a done folder (or deletes it), or moves it to a failed
+ * (quarantine) folder with a `.reason.txt` beside it when it cannot be used at all. The parser is a
+ * parameter, so every file format (CSV/JSONL, 3GPP PM XML, VES) plugs in here.
  *
  * A file counts as complete when its size and modification time are the same on two scans in a row. A
  * writer that pauses longer than the poll interval mid-file defeats that: such writers should write under
  * a name starting with '.' or ending in .tmp or .partial and rename when done, which is always safe.
  */
 
+/** One dropped file, read. */
+export interface ParsedFile {
+  events: AsyncIterable<SourceEvent>;
+  /**
+   * Called once every row the file gave is buffered, before the file is moved: where a parser keeps state of
+   * its own (what it has ingested), it commits it here, so a crash in between re-reads the file instead of
+   * losing it.
+   */
+  commit?: () => void;
+}
+
 /**
  * Read one file. Throw (before yielding anything, where possible) when the file cannot be used at all;
  * yield issues for rows it skips.
  */
-export type FileParser = (path: string) => Promise<AsyncIterable<SourceEvent>>;
+export type FileParser = (path: string) => Promise<ParsedFile>;
 
 export interface DropDirectoryOptions {
   path: string;
   pollMs: number;
   parse: FileParser;
+  /** Where a read file goes: a folder (relative to path, or absolute), or 'delete'. Default: done. */
+  processed?: string;
+  /** Where a file that cannot be used goes, with its reason file; relative to path, or absolute. Default: failed. */
+  failed?: string;
+}
+
+/** What happened to the files a drop directory took, since start. */
+export interface FileCounts {
+  /** Read and handed over (including files whose every row was buffered before). */
+  ingested: number;
+  /** Moved to the failed (quarantine) folder. */
+  failed: number;
 }
 
 export const DONE_DIR = 'done';
@@ -44,12 +68,17 @@ export class DropDirectory {
   /** Files that could neither be read nor moved, by the state they were in: not retried until they change. */
   private stuck = new Map<string, Seen>();
   private failing = false;
+  private readonly counts: FileCounts = { ingested: 0, failed: 0 };
 
   constructor(
     private readonly options: DropDirectoryOptions,
     private readonly batcher: SampleBatcher,
     private readonly signal: AbortSignal,
   ) {}
+
+  get fileCounts(): Readonly<FileCounts> {
+    return this.counts;
+  }
 
   run(): Promise<void> {
     return pollUntilAborted(this.options.pollMs, this.signal, () => this.poll());
@@ -97,16 +126,16 @@ export class DropDirectory {
   /** Hand over one file's rows, then move it. A stop() mid-file leaves it in place, to be read again. */
   private async take(name: string): Promise<void> {
     const path = join(this.options.path, name);
-    let events: AsyncIterable<SourceEvent>;
+    let parsed: ParsedFile;
     try {
-      events = await this.options.parse(path);
+      parsed = await this.options.parse(path);
     } catch (err) {
       return this.fail(name, err, 0);
     }
 
     let samples = 0;
     try {
-      for await (const event of events) {
+      for await (const event of parsed.events) {
         if (this.signal.aborted) return;
         if (event.kind === 'sample') samples++;
         await this.batcher.take(event);
@@ -118,7 +147,11 @@ export class DropDirectory {
     }
 
     if (this.signal.aborted) return;
-    await this.move(name, DONE_DIR);
+    parsed.commit?.();
+    this.counts.ingested++;
+    const processed = this.options.processed ?? DONE_DIR;
+    if (processed === 'delete') await this.remove(name);
+    else await this.move(name, processed);
   }
 
   /** Move a file that could not be read to failed/, with the reason beside it, and report it. */
@@ -127,28 +160,41 @@ export class DropDirectory {
     const taken = samplesTaken > 0 ? ` after ${samplesTaken} rows were taken` : '';
     const reason = `${code}: ${errorText(err)}${taken}`;
     const line = isCellwatchError(err) && typeof err.details.line === 'number' ? err.details.line : undefined;
-    this.report(code, `${name} moved to ${FAILED_DIR}/: ${reason}`, join(this.options.path, name), line);
+    const folder = this.options.failed ?? FAILED_DIR;
+    this.counts.failed++;
+    this.report(code, `${name} moved to ${folder}/: ${reason}`, join(this.options.path, name), line);
 
-    const target = await this.move(name, FAILED_DIR);
+    const target = await this.move(name, folder);
     if (target !== undefined) await writeFile(`${target}.reason.txt`, `${reason}\n`).catch(() => undefined);
   }
 
-  /** Move into a subfolder under a name not taken yet; returns the new path, or undefined when it failed. */
+  /** Move into a folder under a name not taken yet; returns the new path, or undefined when it failed. */
   private async move(name: string, folder: string): Promise<string | undefined> {
     const from = join(this.options.path, name);
-    const dir = join(this.options.path, folder);
+    const dir = resolve(this.options.path, folder);
     try {
       await mkdir(dir, { recursive: true });
       const target = join(dir, await freeName(dir, name));
       await rename(from, target);
       return target;
     } catch (err) {
-      // Left where it is, it would be read again on every scan: remember it until it changes.
-      const info = await stat(from).catch(() => undefined);
-      if (info) this.stuck.set(name, { size: info.size, mtimeMs: info.mtimeMs });
-      this.report('SOURCE_READ', `cannot move ${name} to ${folder}/: ${errorText(err)}`, from);
+      await this.leaveInPlace(name, `cannot move ${name} to ${folder}/: ${errorText(err)}`);
       return undefined;
     }
+  }
+
+  private async remove(name: string): Promise<void> {
+    await unlink(join(this.options.path, name)).catch((err: unknown) =>
+      this.leaveInPlace(name, `cannot delete ${name}: ${errorText(err)}`),
+    );
+  }
+
+  /** Left where it is, a file would be read again on every scan: remember it until it changes. */
+  private async leaveInPlace(name: string, message: string): Promise<void> {
+    const from = join(this.options.path, name);
+    const info = await stat(from).catch(() => undefined);
+    if (info) this.stuck.set(name, { size: info.size, mtimeMs: info.mtimeMs });
+    this.report('SOURCE_READ', message, from);
   }
 
   private report(code: ErrorCode, message: string, file = this.options.path, line?: number): void {

@@ -25,6 +25,7 @@ export class FileSource implements Source {
   readonly kind = 'file';
   private abort = new AbortController();
   private running: Promise<void> | undefined;
+  private directory: DropDirectory | undefined;
 
   constructor(
     private readonly config: FileSourceConfig,
@@ -50,9 +51,14 @@ export class FileSource implements Source {
         return;
       }
       case 'directory':
-        this.running = this.dropDirectory(batcher, signal).run();
+        this.directory = this.dropDirectory(batcher, signal);
+        this.running = this.directory.run();
         return;
     }
+  }
+
+  fileCounts(): { ingested: number; failed: number } | undefined {
+    return this.directory?.fileCounts;
   }
 
   async stop(): Promise<void> {
@@ -110,7 +116,9 @@ export class FileSource implements Source {
 
   private dropDirectory(batcher: SampleBatcher, signal: AbortSignal): DropDirectory {
     const { path, pollMs, timestampColumn } = this.config;
-    const parse = this.options.parse ?? ((file: string) => openSamples(file, this.context, timestampColumn));
+    const parse =
+      this.options.parse ??
+      (async (file: string) => ({ events: await openSamples(file, this.context, timestampColumn) }));
     return new DropDirectory({ path, pollMs, parse }, batcher, signal);
   }
 }

@@ -11,6 +11,8 @@ export interface Sample {
   entity: string[];
   /** One value per pipeline feature, in feature order; NaN marks a missing reading (never 0 or -1). */
   values: Float64Array;
+  /** The source says the readings are unreliable (a 3GPP suspect flag): buffered, never scored or learnt from. */
+  suspect?: boolean;
 }
 
 /** A problem a source met and contained: a bad row, a file it could not read, a call that failed. */
@@ -54,4 +56,7 @@ export interface Source {
   readonly kind: string;
   start(sink: SourceSink): Promise<void>;
   stop(): Promise<void>;
+  /** Sources that take whole files: how many were read and how many refused (quarantined), since start;
+   * undefined when this source does not take files (a followed file). */
+  fileCounts?(): { ingested: number; failed: number } | undefined;
 }

@@ -1,8 +1,8 @@
 import { existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { checkpoint, fileSizeBytes, openDatabase, SCHEMA_VERSION } from '../../src/buffer/database.js';
+import { checkpoint, fileSizeBytes, MIGRATIONS, openDatabase, SCHEMA_VERSION } from '../../src/buffer/database.js';
 import { thrown, scratchDir } from '../helpers.js';
 
 let dir: string;
@@ -37,13 +37,28 @@ describe('openDatabase', () => {
 
     expect(recovered).toBeUndefined();
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
-    expect(SCHEMA_VERSION).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(SCHEMA_VERSION).toBe(2);
     expect(db.pragma('synchronous', { simple: true })).toBe(1);
     expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(db.pragma('journal_size_limit', { simple: true })).toBe(64 * 1024 * 1024);
-    expect(tableNames(db)).toEqual(['kv', 'outbox', 'samples', 'sqlite_sequence']);
+    expect(tableNames(db)).toEqual(['kv', 'outbox', 'pm_blocks', 'pm_counters', 'samples', 'sqlite_sequence']);
+  });
+
+  it('migrates a version 1 file in place, keeping its rows, which are not suspect', () => {
+    const path = join(dir, 'v1.db');
+    const old = new Database(path);
+    old.exec(MIGRATIONS[0]!);
+    old.pragma('user_version = 1');
+    old.prepare("INSERT INTO samples (pipeline, entity, ts_ms, values_json) VALUES ('p', 'e', 1, '[1]')").run();
+    old.close();
+
+    const { db } = openTracked(path);
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.prepare('SELECT entity, ts_ms, suspect FROM samples').all()).toEqual([
+      { entity: 'e', ts_ms: 1, suspect: 0 },
+    ]);
   });
 
   it('reopens an existing file with its rows and without migrating again', () => {
@@ -69,7 +84,7 @@ describe('openDatabase', () => {
     expect(recovered).toEqual({ movedTo, reason: 'SQLITE_NOTADB: file is not a database' });
     expect(readFileSync(movedTo)).toEqual(garbage(64 * 1024));
     expect(readFileSync(`${movedTo}-wal`)).toEqual(garbage(100));
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
     db.prepare("INSERT INTO kv (key, value) VALUES ('fresh', 'yes')").run();
     expect(db.prepare('SELECT count(*) FROM kv').pluck().get()).toBe(1);
   });
@@ -110,7 +125,7 @@ describe('openDatabase', () => {
       reason: 'quick_check: *** in database main *** Tree 4 page 4: btreeInitPage() returns error code 11',
     });
     expect(statSync(`${path}.corrupt-20260102T030405Z`).size).toBe(sizeBytes);
-    expect(tableNames(fresh.db)).toEqual(['kv', 'outbox', 'samples', 'sqlite_sequence']);
+    expect(tableNames(fresh.db)).toEqual(['kv', 'outbox', 'pm_blocks', 'pm_counters', 'samples', 'sqlite_sequence']);
   });
 
   it('refuses a file written by a newer schema and leaves it in place', () => {
@@ -121,7 +136,7 @@ describe('openDatabase', () => {
 
     const error = thrown(() => openDatabase(path));
 
-    expect(error).toMatchObject({ code: 'STORAGE_OPEN', details: { path, version: 7, supported: 1 } });
+    expect(error).toMatchObject({ code: 'STORAGE_OPEN', details: { path, version: 7, supported: SCHEMA_VERSION } });
     expect(existsSync(path)).toBe(true);
   });
 

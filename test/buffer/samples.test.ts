@@ -31,6 +31,20 @@ describe('SampleStore.insert', () => {
     expect(Array.from(samples.history('ran', 'SITE-042/1', 10), (r) => r.values[0])).toEqual([3, 1]);
   });
 
+  it('stores suspect rows but leaves them out of the scoring backlog and of history', () => {
+    const samples = store();
+    samples.insert('ran', [
+      row('S/1', T0, 1),
+      { ...row('S/1', T0 + HOUR_MS, 2), suspect: true },
+      row('S/1', T0 + 2 * HOUR_MS, 3),
+    ]);
+
+    expect(samples.count()).toBe(3);
+    expect(samples.unscored('ran', 10).map((r) => r.values[0])).toEqual([1, 3]);
+    expect(samples.history('ran', 'S/1', 10).map((r) => r.values[0])).toEqual([3, 1]);
+    expect(samples.history('ran', 'S/1', 10, { excludeFlagged: true }).map((r) => r.values[0])).toEqual([3, 1]);
+  });
+
   it('stores a missing value (NaN) and reads it back as NaN next to exact finite values', () => {
     const samples = store();
     samples.insert('ran', [row('S/1', T0, Number.NaN, 0.1 + 0.2, -1e-300, 12.5)]);

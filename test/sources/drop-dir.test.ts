@@ -115,7 +115,7 @@ describe('FileSource directory', () => {
           sample: { timestampMs: 0, entity: [text.trim()], values: new Float64Array([1, 2]) },
         };
       }
-      return Promise.resolve(events());
+      return Promise.resolve({ events: events() });
     };
     const sink = await watch({ parse });
     await writeFile(join(drop, 'A1.xml'), 'S5\n');
