@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { openDatabase, usedSizeBytes, checkpoint } from '../buffer/database.js';
 import type { DiskFullEvent } from '../buffer/full-disk.js';
 import { KeyValueStore } from '../buffer/kv.js';
+import { PmLedger } from '../buffer/pm-ledger.js';
 import { Outbox, type OutboxMessage } from '../buffer/outbox.js';
 import { SampleStore } from '../buffer/samples.js';
 import type { Config } from '../config/schema.js';
@@ -72,6 +73,7 @@ export class Agent {
     const outboxLimits = { maxMessages: config.mqtt.outbox.maxMessages, maxBytes: config.mqtt.outbox.maxMb * 2 ** 20 };
     const outbox = new Outbox(db, outboxLimits, onDiskFull);
     const kv = new KeyValueStore(db);
+    const pmLedger = new PmLedger(db);
     this.maintenance = this.restoreMaintenance(kv);
 
     const commands = new CommandHandler(this.topics, this.maintenance, {
@@ -115,6 +117,7 @@ export class Agent {
     for (const pipelineConfig of config.pipelines) {
       const pipeline = new Pipeline(pipelineConfig, {
         samples,
+        pmLedger,
         storedFeatures: (name) => {
           const stored = kv.get(`features.${name}`);
           return Array.isArray(stored) ? stored.map(String) : undefined;

@@ -2,7 +2,7 @@ import type { PipelineConfig } from '../config/schema.js';
 import { isCellwatchError } from '../errors.js';
 import type { PipelineHealth } from '../report/payloads.js';
 import { SummaryPeriod } from '../report/summary.js';
-import { createSource } from '../sources/create.js';
+import { createSource, type SourceServices } from '../sources/create.js';
 import type { Sample, Source, SourceIssue, SourceSink } from '../sources/source.js';
 import { entityKey } from './entity-key.js';
 import { PipelineScorer, type ScorerServices } from './scorer.js';
@@ -17,7 +17,7 @@ const DROPPED_ROW_CODES: ReadonlySet<string> = new Set([
 ]);
 
 /** What a pipeline shares with the rest of the agent. */
-export type PipelineServices = ScorerServices;
+export type PipelineServices = ScorerServices & SourceServices;
 
 /**
  * One data path: a source, the buffer, the model. Rows are buffered first, then featurised and scored in
@@ -70,13 +70,17 @@ export class Pipeline implements SourceSink {
       const backlog = await scorer.resume(this.summary);
       if (backlog > 0) services.log.info({ pipeline: config.name, rows: backlog }, 'backlog scored');
     }
-    const source = createSource(config, {
-      pipeline: config.name,
-      entityColumns: config.entity.columns,
-      fixedEntity: config.entity.fixed,
-      features: this.features,
-      resumeAfterMs: services.samples.resumePointMs(config.name),
-    });
+    const source = createSource(
+      config,
+      {
+        pipeline: config.name,
+        entityColumns: config.entity.columns,
+        fixedEntity: config.entity.fixed,
+        features: this.features,
+        resumeAfterMs: services.samples.resumePointMs(config.name),
+      },
+      services,
+    );
     this.source = source;
     await source.start(this);
     services.log.info(

@@ -76,7 +76,7 @@ export function compileFormula(text: string): Formula {
   return Object.freeze({
     text,
     counters: Object.freeze([...counters]),
-    evaluate: (get: Getter): number => root(get),
+    evaluate: root,
   });
 }
 

@@ -27,7 +27,13 @@ export function parsePmTime(text: string): number | undefined {
   const local = Date.UTC(+year!, +month! - 1, +day!, +hour!, +minute!, +second, ms);
   // Date.UTC rolls 2023-02-30 over into March: a date that does not round-trip is not a date.
   const check = new Date(local);
-  if (check.getUTCMonth() !== +month! - 1 || check.getUTCDate() !== +day! || +hour! > 23 || +second > 60) {
+  if (
+    check.getUTCMonth() !== +month! - 1 ||
+    check.getUTCDate() !== +day! ||
+    +hour! > 23 ||
+    +minute! > 59 ||
+    +second > 60
+  ) {
     return undefined;
   }
   return local - offsetMinutes * MS_PER_MINUTE;

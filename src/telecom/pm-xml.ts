@@ -9,6 +9,7 @@
  * are written as `<r p="1">` or as the older space-separated `<measResults>`. Faults that make the content
  * unreadable (not XML, cut short, not PM data) throw; faults in one block or one value are skipped and said.
  */
+import { TextDecoder } from 'node:util';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import { CellwatchError } from '../errors.js';
 import type { PmEvent, PmFileInfo, PmSkip, PmValue } from './pm-block.js';
