@@ -1,14 +1,29 @@
-import type { Config } from '../config/schema.js';
+import { PmLedger } from '../buffer/pm-ledger.js';
+import type { Config, PipelineConfig } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import { MaintenanceCalendar } from '../detect/maintenance.js';
+import { pmRowBuilder } from '../sources/pm/pm-source.js';
 import { linkOptions } from './link-options.js';
 import { loadPipelineModel } from './scorer.js';
 
 /**
  * Everything `run` would refuse at start-up, checked without starting: the TLS files can be read and every
- * pipeline's model loads in onnxruntime and fits its pipeline. (Schema and secrets are checked by loading.)
+ * pipeline's model loads in onnxruntime and fits its pipeline, and a PM source's rules and formulas fit it too. (Schema and secrets are checked by loading.)
  * Returns one line per pipeline for the operator.
  */
+/** A PM source's entity rules and KPI formulas must fit the pipeline's entity columns and features. */
+function checkPmSource(pipeline: PipelineConfig, features: readonly string[]): void {
+  if (pipeline.source.type !== 'pm') return;
+  const context = {
+    pipeline: pipeline.name,
+    entityColumns: pipeline.entity.columns,
+    fixedEntity: pipeline.entity.fixed,
+    features,
+    resumeAfterMs: Number.NEGATIVE_INFINITY,
+  };
+  pmRowBuilder(pipeline.source, context, PmLedger.inMemory());
+}
+
 export async function checkConfiguration(config: Config, secrets: Secrets): Promise<string[]> {
   const will = () => ({ topic: '', payload: '', qos: 0 as const, retain: false });
   await linkOptions(config, secrets, will);
@@ -16,14 +31,16 @@ export async function checkConfiguration(config: Config, secrets: Secrets): Prom
   const lines: string[] = [];
   for (const pipeline of config.pipelines) {
     if (!pipeline.model) {
+      checkPmSource(pipeline, pipeline.features ?? []);
       lines.push(`pipeline ${pipeline.name}: ${pipeline.source.type} source, no model (rows recorded, not scored)`);
       continue;
     }
     const session = await loadPipelineModel(pipeline);
     const { modelId, modelVersion, layout } = session.info.contract;
+    await session.close();
+    checkPmSource(pipeline, pipeline.features ?? layout.kpis);
     const model = `model ${modelId}@${modelVersion}, ${layout.kpis.length} KPIs`;
     lines.push(`pipeline ${pipeline.name}: ${pipeline.source.type} source, ${model}`);
-    await session.close();
   }
   return lines;
 }

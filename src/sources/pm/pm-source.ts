@@ -96,6 +96,8 @@ export function refuseIfEmpty(read: ReadBlocks, built: BuiltRows): void {
   if (built.rows.length > 0 || (stats.blocks > 0 && stats.duplicateBlocks + stats.conflictBlocks === stats.blocks)) {
     return;
   }
+  // The first reading of cumulative counters gives no delta yet, but it is what the next file's delta needs.
+  if (built.ledger.counters.length > 0) return;
   if (read.blocks.length === 0) {
     if (read.skippedBlocks > 0) {
       throw new CellwatchError('PM_PERIOD', `all ${read.skippedBlocks} blocks skipped: ${read.firstBlockSkip}`);
@@ -115,7 +117,10 @@ export function refuseIfEmpty(read: ReadBlocks, built: BuiltRows): void {
     'PM_UNMAPPED',
     `none of the pipeline's KPIs can be computed from the file's measurements (it has ` +
       `${read.measurementNames.slice(0, 6).join(', ')}${read.measurementNames.length > 6 ? ', …' : ''}; ` +
-      `the KPI formulas need ${built.neededCounters.slice(0, 6).join(', ')})`,
+      `the KPI formulas need ${built.neededCounters.slice(0, 6).join(', ')})` +
+      (stats.skippedArrays > 0
+        ? `; ${stats.skippedArrays} array (PDF/bin) values were left out: a counters rule with array: sum or bin reads them`
+        : ''),
     { measurements: read.measurementNames.slice(0, 50) },
   );
 }
