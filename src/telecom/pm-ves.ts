@@ -99,8 +99,9 @@ function parseInput(text: string, details: Json): Found[] {
 
 function eventsIn(root: unknown, line?: number): Found[] {
   const at = line === undefined ? {} : { line };
+  if (Array.isArray(root) && root.length === 0) return [{ event: undefined, shape: 'an empty JSON array', ...at }];
   if (Array.isArray(root)) return root.map((item, i) => unwrap(item, `element ${i + 1}`, at));
-  if (!isObject(root)) return [{ event: root, shape: `a JSON ${root === null ? 'null' : typeof root}`, ...at }];
+  if (!isObject(root)) return [{ event: root, shape: `the JSON is ${describe(root)}`, ...at }];
 
   const version = typeof root.VESversion === 'string' ? { version: root.VESversion } : {};
   if (isObject(root.event)) return [{ event: root.event, shape: shapeOf(root.event, 'event'), ...at, ...version }];
@@ -118,7 +119,7 @@ function unwrap(item: unknown, name: string, at: { line?: number }): Found {
 }
 
 function shapeOf(value: unknown, name: string): string {
-  if (!isObject(value)) return `${name} is ${Array.isArray(value) ? 'an array' : `a JSON ${typeof value}`}`;
+  if (!isObject(value)) return `${name} is ${Array.isArray(value) ? 'an array' : describe(value)}`;
   const keys = Object.keys(value);
   return `${name} keys: ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', ...' : ''}`;
 }
@@ -133,7 +134,7 @@ function classify(found: Found): Classified {
   // A header without a domain still counts when the event carries one of the measurement field sets.
   const domain =
     typeof header.domain === 'string' ? header.domain : Object.keys(FIELDS).find((d) => FIELDS[d]!.fieldsName in event);
-  const known = domain === undefined ? undefined : FIELDS[domain];
+  const known = domain !== undefined && Object.hasOwn(FIELDS, domain) ? FIELDS[domain] : undefined;
   if (!known) {
     const which = domain === undefined ? 'without a domain' : `of domain "${domain}"`;
     return { kind: 'other', found, reason: `VES event ${which} carries no measurements` };

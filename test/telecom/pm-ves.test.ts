@@ -407,7 +407,8 @@ describe('readVes measurement domain', () => {
       {
         what: 'value',
         reason:
-          'measInfo "nicPerformanceArray", object "nicIdentifier=eth0": field "operationalState" holds "inService", not a number',
+          'measInfo "nicPerformanceArray", object "nicIdentifier=eth0": ' +
+          'field "operationalState" holds "inService", not a number',
       },
       { what: 'value', reason: 'measInfo "gtp", object "": field "degraded" holds "false", not a number' },
     ]);
