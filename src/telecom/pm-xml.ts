@@ -84,6 +84,7 @@ class PmXmlReader {
   private fileAnnounced = false;
   private sawText = false;
   private toleratedLateDeclaration = false;
+  private ending = false;
   private sender = '';
   private measInfoCount = 0;
   private measData: { element?: string } | undefined;
@@ -111,12 +112,14 @@ class PmXmlReader {
   }
 
   write(text: string): void {
-    if (!this.sawText && text.trim().replace('\uFEFF', '') !== '') this.sawText = true;
+    // trim() drops a BOM too, so a file of a BOM and blanks counts as empty.
+    if (!this.sawText && text.trim() !== '') this.sawText = true;
     this.parser.write(text);
   }
 
   end(): void {
     if (!this.sawText) throw new CellwatchError('PM_MALFORMED', 'empty file', { line: this.parser.line });
+    this.ending = true;
     this.parser.close();
   }
 
@@ -139,9 +142,9 @@ class PmXmlReader {
 
   private malformed(reason: string): CellwatchError {
     const { line, column } = this.parser;
-    return new CellwatchError('PM_MALFORMED', `not well-formed XML at line ${line}, column ${column}: ${reason}`, {
-      line,
-    });
+    // At the end of the input the usual fault is a file cut short in transfer, not a writer's mistake.
+    const what = this.ending ? 'the file ends before the root element closes' : 'not well-formed XML';
+    return new CellwatchError('PM_MALFORMED', `${what} at line ${line}, column ${column}: ${reason}`, { line });
   }
 
   private checkRoot(name: string): void {
