@@ -1,0 +1,116 @@
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Rng } from '../../src/rng.js';
+import { scratchDir } from '../helpers.js';
+import { hourEnd, hourFileName, pmXml } from '../telecom/pm-fixture.js';
+import { hasMosquitto, startTestBroker, subscriber } from './broker.js';
+import { Cleanups, until, writeConfig } from './daemon.js';
+import { HOUR_MS, siteConfig, writeModel } from './fixture.js';
+import { validatePayload } from './payload-check.js';
+
+const START_MS = Date.UTC(2026, 1, 2);
+const HOURS = 30;
+
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
+
+/**
+ * One hour of site S1 as the element manager writes it: cells 1 and 2, measurements a, b and c near 0,
+ * 10 on cell 2 from hour 10 to 15. Cell 1's values come in a second measInfo block, in the older encoding.
+ */
+function hourFile(hour: number, rng: Rng): string {
+  const value = (bad: boolean) => (bad ? 10 + rng.normal(0, 0.1) : rng.normal(0, 0.1)).toFixed(3);
+  const values = (cell: string) => {
+    const bad = cell === '2' && hour >= 10 && hour <= 15;
+    return [value(bad), value(bad), value(bad)];
+  };
+  return pmXml({
+    prolog: '<?xml-stylesheet type="text/xsl" href="MeasDataCollection.xsl"?>\n',
+    periods: [
+      {
+        endTime: hourEnd(START_MS, hour).replace('Z', '+00:00'),
+        infos: [
+          { id: 'Cell2', types: ['a', 'b', 'c'], values: [{ object: 'NRCellDU=2', values: values('2') }] },
+          { jobId: '7', types: ['a', 'b', 'c'], values: [{ object: 'NRCellDU=1', values: values('1') }] },
+        ],
+      },
+    ],
+  });
+}
+
+describe(`cellwatch run with a drop folder of 3GPP PM files (${hasMosquitto() ? 'mosquitto' : 'embedded aedes'})`, () => {
+  it('parses, buffers, scores and reports an incident over MQTT; quarantines a broken file; counts it in health', async () => {
+    const { dir, cleanup } = await scratchDir();
+    cleanups.add(cleanup);
+    const broker = await startTestBroker(dir);
+    cleanups.add(() => broker.stop());
+    const drop = join(dir, 'pm');
+    await mkdir(drop);
+
+    // The files are in the folder before the agent starts, as after a night without it.
+    const rng = new Rng(5);
+    for (let hour = 0; hour < HOURS; hour++) {
+      const text = hourFile(hour, rng);
+      const name = hourFileName(START_MS, hour);
+      await writeFile(join(drop, hour === 20 ? `${name}.gz` : name), hour === 20 ? gzipSync(text) : text);
+    }
+    await writeFile(join(drop, 'redelivered.xml'), await readFile(join(drop, hourFileName(START_MS, 5))));
+    await writeFile(join(drop, 'broken.xml'), hourFile(31, rng).slice(0, 400));
+
+    const base = siteConfig(dir, await writeModel(dir), drop, broker.url);
+    const config = {
+      ...base,
+      pipelines: [
+        {
+          ...base.pipelines[0],
+          source: { type: 'pm', path: drop, pollMs: 100 },
+          entity: { columns: ['site', 'cell'] },
+        },
+      ],
+    };
+    const central = await subscriber(broker.url, 'cw/S1/#');
+    cleanups.add(() => central.client.endAsync(true));
+    const daemon = cleanups.daemon(await writeConfig(dir, config));
+
+    const events = () =>
+      central.received
+        .filter((m) => m.topic === 'cw/S1/anomaly')
+        .map((m) => `${String(m.body.event)} ${(m.body.incident as { entity: string }).entity}`);
+    await until(() => events().includes('close S1/2'), 60_000);
+    const health = () =>
+      central.received
+        .filter((m) => m.topic === 'cw/S1/health')
+        .map((m) => m.body as { pipelines: { files?: unknown; rowsIn: number }[]; errors: Record<string, number> });
+    await until(() => health().some((h) => h.pipelines[0]?.rowsIn === 2 * HOURS), 30_000);
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exited).toBe(0);
+
+    expect(events()).toEqual(['open S1/2', 'close S1/2']);
+    const open = central.received.find((m) => m.topic === 'cw/S1/anomaly')?.body.incident as Record<string, unknown>;
+    expect(open.firstFlaggedAt).toBe(new Date(START_MS + 10 * HOUR_MS).toISOString());
+
+    const last = health().at(-1)!;
+    expect(last.pipelines[0]).toMatchObject({
+      source: 'pm',
+      rowsIn: 2 * HOURS,
+      files: { ingested: 31, quarantined: 1 },
+    });
+    expect(last.errors).toMatchObject({ PM_MALFORMED: 1 });
+    for (const m of central.received) validatePayload(m.topic.split('/').pop() as string, m.body);
+
+    expect((await readdir(join(drop, 'done'))).length).toBe(31);
+    expect((await readdir(join(drop, 'quarantine'))).sort()).toEqual(['broken.xml', 'broken.xml.reason.txt']);
+    expect(await readFile(join(drop, 'quarantine', 'broken.xml.reason.txt'), 'utf8')).toMatch(/^PM_MALFORMED: /);
+
+    const db = new Database(join(dir, 'state', 'cellwatch.db'), { readonly: true });
+    cleanups.add(async () => db.close());
+    const stored = db.prepare("SELECT entity, count(*) AS n FROM samples WHERE pipeline = 'cells' GROUP BY entity");
+    expect(stored.all()).toEqual([
+      { entity: 'S1/1', n: HOURS },
+      { entity: 'S1/2', n: HOURS },
+    ]);
+  });
+});
