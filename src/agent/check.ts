@@ -6,11 +6,6 @@ import { pmRowBuilder } from '../sources/pm/pm-source.js';
 import { linkOptions } from './link-options.js';
 import { loadPipelineModel } from './scorer.js';
 
-/**
- * Everything `run` would refuse at start-up, checked without starting: the TLS files can be read and every
- * pipeline's model loads in onnxruntime and fits its pipeline, and a PM source's rules and formulas fit it too. (Schema and secrets are checked by loading.)
- * Returns one line per pipeline for the operator.
- */
 /** A PM source's entity rules and KPI formulas must fit the pipeline's entity columns and features. */
 function checkPmSource(pipeline: PipelineConfig, features: readonly string[]): void {
   if (pipeline.source.type !== 'pm') return;
@@ -24,6 +19,11 @@ function checkPmSource(pipeline: PipelineConfig, features: readonly string[]): v
   pmRowBuilder(pipeline.source, context, PmLedger.inMemory());
 }
 
+/**
+ * Everything `run` would refuse at start-up, checked without starting: the TLS files can be read, every
+ * pipeline's model loads in onnxruntime and fits its pipeline, and so do a PM source's rules and formulas.
+ * (Schema and secrets are checked by loading.) Returns one line per pipeline for the operator.
+ */
 export async function checkConfiguration(config: Config, secrets: Secrets): Promise<string[]> {
   const will = () => ({ topic: '', payload: '', qos: 0 as const, retain: false });
   await linkOptions(config, secrets, will);

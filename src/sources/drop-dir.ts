@@ -16,7 +16,7 @@ import { errorText, pollUntilAborted, type SampleBatcher, type SourceEvent } fro
 
 /** One dropped file, read. */
 export interface ParsedFile {
-  events: AsyncIterable<SourceEvent>;
+  events: AsyncIterable<SourceEvent> | Iterable<SourceEvent>;
   /**
    * Called once every row the file gave is buffered, before the file is moved: where a parser keeps state of
    * its own (what it has ingested), it commits it here, so a crash in between re-reads the file instead of

@@ -41,8 +41,10 @@ function hourFile(hour: number, rng: Rng): string {
   });
 }
 
-describe(`cellwatch run with a drop folder of 3GPP PM files (${hasMosquitto() ? 'mosquitto' : 'embedded aedes'})`, () => {
-  it('parses, buffers, scores and reports an incident over MQTT; quarantines a broken file; counts it in health', async () => {
+const BROKER = hasMosquitto() ? 'mosquitto' : 'embedded aedes';
+
+describe(`cellwatch run with a drop folder of 3GPP PM files (${BROKER})`, () => {
+  it('parses, buffers, scores, reports an incident over MQTT; quarantines a broken file and counts it', async () => {
     const { dir, cleanup } = await scratchDir();
     cleanups.add(cleanup);
     const broker = await startTestBroker(dir);
@@ -106,7 +108,7 @@ describe(`cellwatch run with a drop folder of 3GPP PM files (${hasMosquitto() ? 
     expect(await readFile(join(drop, 'quarantine', 'broken.xml.reason.txt'), 'utf8')).toMatch(/^PM_MALFORMED: /);
 
     const db = new Database(join(dir, 'state', 'cellwatch.db'), { readonly: true });
-    cleanups.add(async () => db.close());
+    cleanups.add(() => Promise.resolve(db.close()));
     const stored = db.prepare("SELECT entity, count(*) AS n FROM samples WHERE pipeline = 'cells' GROUP BY entity");
     expect(stored.all()).toEqual([
       { entity: 'S1/1', n: HOURS },

@@ -88,7 +88,7 @@ const rows = (sink: RecordingSink) =>
 const list = async (sub = '') => (await readdir(join(drop, sub)).catch(() => [])).sort();
 
 describe('PmSource', () => {
-  it('turns a dropped file into one row per cell and period, with KPIs from formulas, and moves it to done/', async () => {
+  it('turns a dropped file into a row per cell and period, KPIs from formulas, and moves it to done/', async () => {
     const { sink, source } = await watch();
     await writeFile(join(drop, hourFileName(T0, 0)), hourFile(0, { '1': ['200', '190'], '2': ['0', '0'] }));
 
@@ -118,7 +118,7 @@ describe('PmSource', () => {
     expect(rows(first.sink)[1]).toEqual({ at: '2026-02-02T03:00:00.000Z', entity: 'S1/2', values: [NaN, 50] });
   });
 
-  it('ingests a file delivered twice, under the same or another name, once; other values for a block conflict', async () => {
+  it('ingests a file delivered twice, under any name, once; other values for a block conflict', async () => {
     const { sink } = await watch();
     const text = hourFile(0, { '1': ['10', '9'] });
     await writeFile(join(drop, 'a.xml'), text);
@@ -135,7 +135,7 @@ describe('PmSource', () => {
     expect(await list('quarantine')).toEqual([]);
   });
 
-  it('marks a row suspect when a KPI comes from a suspect block, and merges blocks of one cell and period', async () => {
+  it('marks a row suspect when a KPI comes from a suspect block; merges blocks of one cell and period', async () => {
     const { sink } = await watch();
     const file = pmXml({
       periods: [
@@ -250,7 +250,7 @@ describe('PmSource counters and values', () => {
     });
   const features = ['bytesDl', 'users'];
 
-  it('turns a cumulative counter into per-period deltas: unknown first, wrap, reset, gap, and across restarts', async () => {
+  it('turns a cumulative counter into deltas: unknown first, wrap, reset, gap, across restarts', async () => {
     const ledger = new PmLedger(temp.db);
     const first = await watch(cumulative(), context(features), ledger);
     const readings = ['4294967000', '200', '700', '300'];
@@ -298,7 +298,7 @@ describe('PmSource counters and values', () => {
     expect(ledger.lastReading('cells', 'S1/1', 'bytesDl')?.value).toBe(18446744073709551615n);
   });
 
-  it('never takes the first number of an array value: skips it with a count, or sums it or takes a bin by rule', async () => {
+  it('never takes the first number of an array value: skips it, or sums it or takes a bin by rule', async () => {
     const arrays = (config: PmSourceConfig) => watch(config, context(['dist']), PmLedger.inMemory());
     const file = pmXml({
       periods: [

@@ -63,7 +63,11 @@ export function pmXml(file: FixtureFile): string {
     for (const info of period.infos) lines.push(...measInfo(info, period, file.encoding ?? 'r'));
     lines.push('  </measData>');
   }
-  lines.push('  <fileFooter>', `    <${headerTag} endTime="${file.periods.at(-1)?.endTime ?? begin}"/>`, '  </fileFooter>');
+  lines.push(
+    '  <fileFooter>',
+    `    <${headerTag} endTime="${file.periods.at(-1)?.endTime ?? begin}"/>`,
+    '  </fileFooter>',
+  );
   lines.push(`</${root}>`, '');
   return lines.join('\n');
 }

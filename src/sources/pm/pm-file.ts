@@ -21,7 +21,10 @@ const GZIP_MAGIC = [0x1f, 0x8b];
  * Open a performance file and read it as PM events, whatever its wrapping: gzip is told by its magic bytes
  * (not the name: collectors rename), the format by the first character of the content unless configured.
  */
-export async function readPmFile(path: string, format: PmFormat | 'auto' = 'auto'): Promise<AsyncIterable<PmEvent>> {
+export async function readPmFile(
+  path: string,
+  format: PmFormat | 'auto' = 'auto',
+): Promise<AsyncIterable<PmEvent> | Iterable<PmEvent>> {
   const head = await readHead(path);
   const gzip = head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
   const fileName = basename(path).replace(/\.gz$/i, '');
@@ -33,7 +36,7 @@ export async function readPmFile(path: string, format: PmFormat | 'auto' = 'auto
   const kind = format === 'auto' ? await sniff(chunks()) : format;
   if (kind === 'xml') return readPmXml(guarded(chunks(), path), { fileName });
   const text = await readAll(guarded(chunks(), path));
-  return toAsync(readVes(text, { fileName }));
+  return readVes(text, { fileName });
 }
 
 async function readHead(path: string): Promise<Buffer> {
@@ -93,8 +96,4 @@ async function readAll(stream: AsyncIterable<Buffer>): Promise<string> {
     parts.push(chunk);
   }
   return Buffer.concat(parts).toString('utf8');
-}
-
-async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
 }

@@ -119,7 +119,8 @@ export function refuseIfEmpty(read: ReadBlocks, built: BuiltRows): void {
       `${read.measurementNames.slice(0, 6).join(', ')}${read.measurementNames.length > 6 ? ', …' : ''}; ` +
       `the KPI formulas need ${built.neededCounters.slice(0, 6).join(', ')})` +
       (stats.skippedArrays > 0
-        ? `; ${stats.skippedArrays} array (PDF/bin) values were left out: a counters rule with array: sum or bin reads them`
+        ? `; ${stats.skippedArrays} array (PDF/bin) values were left out: ` +
+          'a counters rule with array: sum or bin reads them'
         : ''),
     { measurements: read.measurementNames.slice(0, 50) },
   );
@@ -147,7 +148,7 @@ function fileIssues(path: string, read: ReadBlocks, built: BuiltRows): SourceIss
   return issues;
 }
 
-async function* samplesOf(built: BuiltRows, issues: SourceIssue[]): AsyncGenerator<SourceEvent> {
+function* samplesOf(built: BuiltRows, issues: SourceIssue[]): Generator<SourceEvent> {
   for (const issue of issues) yield { kind: 'issue', issue };
   for (const row of built.rows) {
     yield {
