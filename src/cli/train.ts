@@ -6,9 +6,10 @@ import type { EpochReport } from '../model/trainer.js';
 import { TRAIN_DEFAULTS, trainModel, variantShape, type TrainReport } from '../train/train.js';
 import { VARIANT_NAMES, type VariantName } from '../train/variants.js';
 import { fixed, printIssues, table } from './output.js';
+import { addPmInputOptions, pmTableOptions, type PmInputFlags } from './pm-input.js';
 import { integer, integerList, list, oneOf, real } from './parse.js';
 
-interface TrainFlags {
+interface TrainFlags extends PmInputFlags {
   input: string;
   output: string;
   entity?: string;
@@ -41,10 +42,10 @@ interface TrainFlags {
 
 export function registerTrain(program: Command): void {
   const d = TRAIN_DEFAULTS;
-  program
+  const command = program
     .command('train')
-    .description('train an autoencoder on a KPI file and write it as an ONNX model')
-    .requiredOption('--input <file>', 'KPI rows: .csv or .jsonl, optionally .gz')
+    .description('train an autoencoder on a KPI file or a folder of PM files and write it as an ONNX model')
+    .requiredOption('--input <path>', 'KPI rows: .csv or .jsonl, optionally .gz; or a folder of 3GPP PM / VES files')
     .requiredOption('--output <model>', 'ONNX file to write')
     .option('--entity <column>', 'entity column normalised on its own (default: the most specific present)')
     .option('--features <list>', 'KPI columns, in model order (default: the default KPI set, else all)', list)
@@ -91,71 +92,73 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'random seed', integer(0, 2 ** 31 - 1), d.seed)
     .option('--model-id <id>', 'model id (default: the output file name)')
     .option('--model-version <n>', 'model version', integer(1), d.modelVersion)
-    .option('--json', 'print the report as JSON')
-    .action(async (flags: TrainFlags) => {
-      const shape = variantShape(flags.variant);
-      const timeFeatures = flags.timeFeatures;
-      const progress = flags.json || !process.stderr.isTTY ? undefined : newProgressBar();
-      progress?.start(flags.epochs, 0, { loss: 'n/a' });
-      // Without a terminal (a log, a pipe, systemd) a line every few epochs shows the run is alive.
-      const onEpoch = (r: EpochReport) => {
-        if (progress) progress.update(r.epoch, { loss: fixed(r.validationLoss, 4) });
-        else if (!flags.json && (r.epoch === 1 || r.epoch % 5 === 0)) {
-          process.stderr.write(
-            `training: epoch ${r.epoch}/${flags.epochs}, validation loss ${fixed(r.validationLoss, 4)}\n`,
-          );
-        }
-      };
-      let report: TrainReport;
-      try {
-        report = await trainModel(
-          {
-            ...TRAIN_DEFAULTS,
-            ...shape,
-            window: flags.window ?? shape.window,
-            timeFeatures: timeFeatures ?? shape.timeFeatures,
-            hidden: flags.hidden ?? shape.hidden,
-            bottleneck: flags.bottleneck ?? shape.bottleneck,
-            trimPercentile: flags.trimPercentile ?? shape.trimPercentile,
-            scoreLagDecay: flags.scoreLagDecay ?? shape.scoreLagDecay,
-            seasonality: flags.seasonality ?? shape.seasonality,
-            input: flags.input,
-            output: flags.output,
-            maintenanceFile: flags.maintenance,
-            schema: {
-              timestampColumn: flags.timestampColumn,
-              entityColumns: flags.entityColumns,
-              features: flags.features,
-            },
-            entity: flags.entity,
-            normalize: flags.normalize,
-            variant: flags.variant,
-            learningRate: flags.learningRate,
-            batchSize: flags.batchSize,
-            maxEpochs: flags.epochs,
-            patience: flags.patience,
-            validationFraction: flags.validationFraction,
-            thresholdPercentile: flags.thresholdPercentile,
-            maxFillRows: flags.maxFillRows,
-            utcOffsetMinutes: flags.utcOffsetMinutes,
-            seed: flags.seed,
-            modelId: flags.modelId ?? modelIdFrom(flags.output),
-            modelVersion: flags.modelVersion,
+    .option('--json', 'print the report as JSON');
+  addPmInputOptions(command).action(async (flags: TrainFlags) => {
+    const shape = variantShape(flags.variant);
+    const pm = await pmTableOptions(flags);
+    const timeFeatures = flags.timeFeatures;
+    const progress = flags.json || !process.stderr.isTTY ? undefined : newProgressBar();
+    progress?.start(flags.epochs, 0, { loss: 'n/a' });
+    // Without a terminal (a log, a pipe, systemd) a line every few epochs shows the run is alive.
+    const onEpoch = (r: EpochReport) => {
+      if (progress) progress.update(r.epoch, { loss: fixed(r.validationLoss, 4) });
+      else if (!flags.json && (r.epoch === 1 || r.epoch % 5 === 0)) {
+        process.stderr.write(
+          `training: epoch ${r.epoch}/${flags.epochs}, validation loss ${fixed(r.validationLoss, 4)}\n`,
+        );
+      }
+    };
+    let report: TrainReport;
+    try {
+      report = await trainModel(
+        {
+          ...TRAIN_DEFAULTS,
+          ...shape,
+          window: flags.window ?? shape.window,
+          timeFeatures: timeFeatures ?? shape.timeFeatures,
+          hidden: flags.hidden ?? shape.hidden,
+          bottleneck: flags.bottleneck ?? shape.bottleneck,
+          trimPercentile: flags.trimPercentile ?? shape.trimPercentile,
+          scoreLagDecay: flags.scoreLagDecay ?? shape.scoreLagDecay,
+          seasonality: flags.seasonality ?? shape.seasonality,
+          input: flags.input,
+          output: flags.output,
+          maintenanceFile: flags.maintenance,
+          schema: {
+            timestampColumn: flags.timestampColumn,
+            entityColumns: flags.entityColumns ?? pm.entityColumns,
+            features: flags.features ?? pm.features,
+            pm: pm.pm,
           },
-          onEpoch,
-        );
-      } finally {
-        progress?.stop();
-      }
-      if (flags.json) {
-        const { history, contract, ...rest } = report;
-        console.log(
-          JSON.stringify({ ...rest, history, training: contract.training, threshold: contract.scoring.threshold }),
-        );
-        return;
-      }
-      printTrainReport(report);
-    });
+          entity: flags.entity,
+          normalize: flags.normalize,
+          variant: flags.variant,
+          learningRate: flags.learningRate,
+          batchSize: flags.batchSize,
+          maxEpochs: flags.epochs,
+          patience: flags.patience,
+          validationFraction: flags.validationFraction,
+          thresholdPercentile: flags.thresholdPercentile,
+          maxFillRows: flags.maxFillRows,
+          utcOffsetMinutes: flags.utcOffsetMinutes,
+          seed: flags.seed,
+          modelId: flags.modelId ?? modelIdFrom(flags.output),
+          modelVersion: flags.modelVersion,
+        },
+        onEpoch,
+      );
+    } finally {
+      progress?.stop();
+    }
+    if (flags.json) {
+      const { history, contract, ...rest } = report;
+      console.log(
+        JSON.stringify({ ...rest, history, training: contract.training, threshold: contract.scoring.threshold }),
+      );
+      return;
+    }
+    printTrainReport(report);
+  });
 }
 
 function newProgressBar() {

@@ -1,5 +1,6 @@
 import { CellwatchError } from '../errors.js';
 import { DEFAULT_TIMESTAMP_COLUMN } from '../kpis.js';
+import { isPmInput, openPmTable, type PmTableOptions } from './pm-table.js';
 import { checkReadable, csvRecords, formatOf, jsonText, parseJsonObject, textLines } from './source-file.js';
 import {
   parseKpiCell,
@@ -19,8 +20,17 @@ export interface OpenTable {
   events: AsyncIterable<TableEvent>;
 }
 
-/** Open a wide CSV or JSONL file of KPI rows and resolve its schema from the header or first object. */
-export async function openTable(path: string, options: SchemaOptions = {}): Promise<OpenTable> {
+export interface TableOptions extends SchemaOptions {
+  /** How PM files become rows, when the input is a folder of them (or one .xml / .json file). */
+  pm?: PmTableOptions;
+}
+
+/**
+ * Open a wide CSV or JSONL file of KPI rows and resolve its schema from the header or first object; or a folder
+ * of 3GPP PM / VES files, read as the agent's PM source reads them.
+ */
+export async function openTable(path: string, options: TableOptions = {}): Promise<OpenTable> {
+  if (await isPmInput(path)) return openPmTable(path, options, options.pm);
   const { format, gzip } = formatOf(path);
   await checkReadable(path);
   return format === 'csv' ? openCsv(path, gzip, options) : openJsonl(path, gzip, options);

@@ -1,4 +1,4 @@
-import { CellwatchError } from '../errors.js';
+import { CellwatchError, type ErrorCode } from '../errors.js';
 import { DEFAULT_KPIS, DEFAULT_TIMESTAMP_COLUMN, KNOWN_ENTITY_COLUMNS, LABEL_COLUMNS } from '../kpis.js';
 
 /** One timestamped row of KPI readings for one entity. Missing readings are NaN, never 0. */
@@ -14,7 +14,8 @@ export interface KpiRow {
 
 /** A row or cell the reader could not take, with the reason; the rest of the file goes on. */
 export interface RowIssue {
-  code: 'INPUT_FIELD_COUNT' | 'INPUT_TIMESTAMP' | 'INPUT_VALUE' | 'INPUT_JSON';
+  /** INPUT_* for a table file; a folder of PM files reports its files' PM_* codes. */
+  code: ErrorCode;
   line: number;
   message: string;
   /** True when the whole row was dropped, false when only a cell was treated as missing. */

@@ -2,6 +2,7 @@ import { topContributions } from '../detect/explain.js';
 import { CellwatchError } from '../errors.js';
 import { Featurizer, type FeatureResult } from '../features/featurizer.js';
 import { checkWritable } from '../io/output-file.js';
+import type { PmTableOptions } from '../io/pm-table.js';
 import { openTable } from '../io/read-table.js';
 import { checkDistinct } from '../io/source-file.js';
 import type { KpiRow, RowIssue } from '../io/table.js';
@@ -14,6 +15,8 @@ export interface ScoreOptions {
   output: string;
   timestampColumn?: string;
   entityColumns?: string[];
+  /** For a folder of PM files: how they are read (a pm pipeline's rules); default rules otherwise. */
+  pm?: PmTableOptions;
   batchSize: number;
   topKpis: number;
   intraOpThreads: number;
@@ -50,6 +53,7 @@ export async function scoreFile(options: ScoreOptions): Promise<ScoreReport> {
     timestampColumn: options.timestampColumn,
     entityColumns: options.entityColumns,
     features: contract.layout.kpis,
+    pm: options.pm,
   });
   const missingKeys = contract.normalization.entityColumns.filter((c) => !table.schema.entityColumns.includes(c));
   if (missingKeys.length > 0) {

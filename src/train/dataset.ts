@@ -1,11 +1,11 @@
 import { CellwatchError } from '../errors.js';
 import { Featurizer } from '../features/featurizer.js';
 import { StatsAccumulator } from '../features/stats.js';
-import { openTable } from '../io/read-table.js';
+import { openTable, type TableOptions } from '../io/read-table.js';
 import { readRecords } from '../io/records.js';
 import { parseTimestampMs } from '../io/timestamp.js';
 import { bucketKey, localHour } from '../features/time-features.js';
-import type { KpiRow, RowIssue, SchemaOptions, TableSchema } from '../io/table.js';
+import type { KpiRow, RowIssue, TableSchema } from '../io/table.js';
 import type { KpiStatsT, Layout, Normalization } from '../model/contract.js';
 
 export interface LoadedTable {
@@ -18,7 +18,7 @@ export interface LoadedTable {
 /** Keep the first issues for the report; count the rest. */
 const ISSUES_KEPT = 20;
 
-export async function loadTable(path: string, options: SchemaOptions): Promise<LoadedTable> {
+export async function loadTable(path: string, options: TableOptions): Promise<LoadedTable> {
   const table = await openTable(path, options);
   const rows: KpiRow[] = [];
   const issues: RowIssue[] = [];

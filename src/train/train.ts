@@ -1,5 +1,6 @@
 import { CellwatchError } from '../errors.js';
-import type { RowIssue, SchemaOptions } from '../io/table.js';
+import type { TableOptions } from '../io/read-table.js';
+import type { RowIssue } from '../io/table.js';
 import { percentile, scoresFromErrors, scoreWeights } from '../model/calibrate.js';
 import { CONTRACT_VERSION, type Layout, type ModelContract } from '../model/contract.js';
 import { checkWritable, writeFailure } from '../io/output-file.js';
@@ -24,7 +25,8 @@ export interface TrainOptions extends ModelShape {
   output: string;
   /** Labels-style file whose maintenance=1 rows are left out of training. */
   maintenanceFile: string | undefined;
-  schema: SchemaOptions;
+  /** Columns and features of the input; for a folder of PM files, also how the files are read. */
+  schema: TableOptions;
   /** Entity column whose values get their own normalisation; default the most specific present. */
   entity: string | undefined;
   normalize: 'per_entity' | 'global';
