@@ -142,11 +142,15 @@ describe('openTable on damaged files', () => {
     await expect(collect(table.events)).rejects.toMatchObject({ code: 'INPUT_FORMAT' });
   });
 
-  it('refuses a folder as input with INPUT_NOT_FOUND', async () => {
-    await expect(openTable(dir + '/')).rejects.toMatchObject({ code: 'INPUT_FORMAT' });
-    const folder = join(dir, 'folder.csv');
+  it('refuses a folder named as a table file with INPUT_NOT_FOUND; another folder is read as PM files', async () => {
+    const folder = join(dir, 'pm-drop');
     await (await import('node:fs/promises')).mkdir(folder);
-    await expect(openTable(folder)).rejects.toMatchObject({ code: 'INPUT_NOT_FOUND' });
+    await writeFile(join(folder, 'rows.csv'), 'timestamp,a\n2026-01-01T00:00:00Z,1\n');
+    const events = await collect((await openTable(folder)).events);
+    expect(events.map((e) => (e.kind === 'issue' ? e.issue.code : e.kind))).toEqual(['PM_NOT_PM_DATA']);
+    const tableFolder = join(dir, 'folder.csv');
+    await (await import('node:fs/promises')).mkdir(tableFolder);
+    await expect(openTable(tableFolder)).rejects.toMatchObject({ code: 'INPUT_NOT_FOUND' });
   });
 
   it('treats hexadecimal and out-of-range readings as missing, with an issue', async () => {
