@@ -2,7 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
+import type { PmSourceConfig } from '../../src/config/schema.js';
 import { readSecrets } from '../../src/config/secrets.js';
+import { KpiFormulas } from '../../src/sources/pm/kpi-formulas.js';
 import { rejection, scratchDir, thrown } from '../helpers.js';
 
 const MINIMAL = `
@@ -21,7 +23,25 @@ describe('configuration', () => {
     const text = await readFile(new URL('../../deploy/cellwatch.example.yaml', import.meta.url), 'utf8');
     const config = parseConfig(text, '/etc/cellwatch');
     expect(config.site).toBe('SITE-042');
-    expect(config.pipelines.map((p) => p.source.type)).toEqual(['file', 'system']);
+    expect(config.pipelines.map((p) => p.source.type)).toEqual(['file', 'pm', 'system']);
+    // The PM pipeline's formulas compile against its features, as at the agent's start, and give the KPIs.
+    const radio = config.pipelines[1]!;
+    const source = radio.source as PmSourceConfig;
+    const formulas = new KpiFormulas(radio.features ?? [], source.kpis);
+    const counters = new Map(
+      Object.entries({
+        'RRC.ConnEstabSucc.mo-Data': 90,
+        'RRC.ConnEstabSucc.mt-Access': 8,
+        'RRC.ConnEstabAtt.mo-Data': 95,
+        'RRC.ConnEstabAtt.mt-Access': 5,
+        'VS.CPU.Load.Mean': 41,
+        'DRB.UEThpDl': 52_000,
+      }).map(([name, value]) => [name, { value, suspect: false }]),
+    );
+    const { values } = formulas.evaluate(counters);
+    const kpi = (name: string) => values[(radio.features ?? []).indexOf(name)];
+    expect([kpi('rrc_setup_success_pct'), kpi('cpu_load_pct'), kpi('dl_throughput_mbps')]).toEqual([98, 41, 52]);
+    expect(kpi('ho_success_pct')).toBeNaN();
     expect(config.maintenance[0]?.entity).toBe('SITE-042/2');
   });
 
