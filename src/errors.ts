@@ -47,7 +47,9 @@ export const ERROR_CODES = {
   PM_UNMAPPED: 'a performance file has values, but none map to a configured entity and KPI',
   PM_PERIOD: 'a measurement block has no usable period (begin, end or duration)',
   PM_VALUE: 'a measurement value is not a number or an unmapped array (PDF/bin) value',
-  PM_CONFLICT: 'a measurement block was ingested before with other values; the first is kept',
+  PM_CONFLICT:
+    'a measurement block was ingested before, or a counter given for the same entity and period, with other ' +
+    'values; the first is kept',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

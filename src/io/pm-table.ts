@@ -5,8 +5,7 @@ import type { PmSourceConfig } from '../config/schema.js';
 import { CellwatchError, isCellwatchError, type ErrorCode } from '../errors.js';
 import { DEFAULT_KPIS, DEFAULT_TIMESTAMP_COLUMN } from '../kpis.js';
 import { isIgnoredName } from '../sources/drop-dir.js';
-import { readPmBlocks } from '../sources/pm/read-blocks.js';
-import { pmRowBuilder, refuseIfEmpty } from '../sources/pm/pm-source.js';
+import { commitDroppedFile, pmRowBuilder, readDroppedFile } from '../sources/pm/pm-source.js';
 import type { PmRowBuilder } from '../sources/pm/pm-rows.js';
 import { DEFAULT_PM_KPIS } from '../telecom/kpi-mapping.js';
 import type { OpenTable, TableEvent } from './read-table.js';
@@ -90,10 +89,9 @@ export async function openPmTable(path: string, options: SchemaOptions, pm: PmTa
       const line = index + 1;
       const name = basename(file);
       try {
-        const read = await readPmBlocks(file, rules.format);
-        const built = builder.build(read.blocks);
-        refuseIfEmpty(read, built);
-        ledger.commit(context.pipeline, built.ledger.blocks, built.ledger.counters);
+        const { built, issues } = await readDroppedFile(file, rules.format, builder);
+        commitDroppedFile(ledger, context.pipeline, built);
+        for (const found of issues) yield issue(line, found.message, found.code);
         let suspect = 0;
         for (const row of built.rows) {
           if (row.suspect) suspect++;

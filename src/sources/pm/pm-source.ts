@@ -59,21 +59,47 @@ export class PmSource implements Source {
   }
 
   private async parse(path: string, builder: PmRowBuilder): Promise<ParsedFile> {
-    const read = await readPmBlocks(path, this.config.format);
-    const built = builder.build(read.blocks);
-    refuseIfEmpty(read, built);
-
-    const { pipeline } = this.context;
-    const issues = fileIssues(path, read, built);
+    const { built, issues } = await readDroppedFile(path, this.config.format, builder);
     return {
       events: samplesOf(built, issues),
-      commit: () => {
-        this.ledger.commit(pipeline, built.ledger.blocks, built.ledger.counters);
-        const newestMs = Math.max(...built.rows.map((r) => r.endMs));
-        if (Number.isFinite(newestMs)) this.ledger.prune(pipeline, newestMs - KEEP_KEYS_MS);
-      },
+      commit: () => commitDroppedFile(this.ledger, this.context.pipeline, built),
     };
   }
+}
+
+/** What one dropped file gave: its blocks, its rows, and one issue per kind of problem it had. */
+export interface DroppedFile {
+  read: ReadBlocks;
+  built: BuiltRows;
+  issues: SourceIssue[];
+}
+
+/**
+ * One dropped file read as the source reads it; throws the coded reason a file that gives no rows is refused
+ * for. Exported so that a tool reading files by hand (scripts/pm-samples.ts) takes exactly this path.
+ */
+export async function readDroppedFile(
+  path: string,
+  format: PmSourceConfig['format'],
+  builder: PmRowBuilder,
+): Promise<DroppedFile> {
+  const read = await readPmBlocks(path, format);
+  // In turns: a file of thousands of cells would otherwise hold the agent's event loop for hundreds of ms.
+  const built = await builder.buildInTurns(read.blocks);
+  refuseIfEmpty(read, built);
+  return { read, built, issues: fileIssues(path, read, built) };
+}
+
+/**
+ * Record a file's blocks and counter readings once its rows are buffered, and forget keys too old to matter.
+ * Age counts from the file's newest period, so a replay of old files keeps its keys, but never from later than
+ * now: one file from a node whose clock runs years ahead must not make every current file's keys forgotten
+ * (their redeliveries would then be ingested twice).
+ */
+export function commitDroppedFile(ledger: PmLedger, pipeline: string, built: BuiltRows, nowMs = Date.now()): void {
+  ledger.commit(pipeline, built.ledger.blocks, built.ledger.counters);
+  const newestMs = Math.min(nowMs, Math.max(...built.rows.map((r) => r.endMs)));
+  if (Number.isFinite(newestMs)) ledger.prune(pipeline, newestMs - KEEP_KEYS_MS);
 }
 
 /** The rules, counter readings and formulas of a PM source, checked against the pipeline. */
@@ -136,7 +162,8 @@ function fileIssues(path: string, read: ReadBlocks, built: BuiltRows): SourceIss
   };
   const { stats } = built;
   add('PM_PERIOD', read.skippedBlocks, 'blocks without a usable period skipped', read.firstBlockSkip);
-  add('PM_VALUE', read.skippedValues, 'values that are not numbers left out', read.firstValueSkip);
+  // Value skips are of several kinds (not a number, no measType, a measType twice, no result): the example says which.
+  add('PM_VALUE', read.skippedValues, 'values left out or read as missing', read.firstValueSkip);
   add('PM_VALUE', stats.skippedArrays, 'array (PDF/bin) values left out: no counters rule reads them');
   add(
     'PM_UNMAPPED',
@@ -145,6 +172,12 @@ function fileIssues(path: string, read: ReadBlocks, built: BuiltRows): SourceIss
     built.unmappedExample,
   );
   add('PM_CONFLICT', stats.conflictBlocks, 'blocks ingested before with other values kept as first delivered');
+  add(
+    'PM_CONFLICT',
+    stats.conflictValues,
+    'values of a counter another block gave otherwise for the same entity and period left out',
+    built.conflictExample,
+  );
   return issues;
 }
 
