@@ -1,4 +1,4 @@
-import { setTimeout as delay } from 'node:timers/promises';
+import { setTimeout as delay, setImmediate as yieldToLoop } from 'node:timers/promises';
 import { isCellwatchError } from '../errors.js';
 import type { Sample, SourceIssue, SourceSink } from './source.js';
 
@@ -45,14 +45,22 @@ export class SampleBatcher {
   }
 
   /**
-   * Hand the batch over and wait until it is buffered. A sink that refuses a batch (a full disk) loses those
-   * rows but not the source: the refusal is reported once per run of refusals and reading goes on.
+   * Hand the batch over and wait until it is buffered, then give the event loop a turn. A sink that refuses a
+   * batch (a full disk) loses those rows but not the source: the refusal is reported once per run of refusals
+   * and reading goes on.
    */
   async flush(): Promise<void> {
     const batch = this.batch;
     this.batch = [];
     if (batch.length === 0 || this.signal.aborted) return;
 
+    await this.handOver(batch);
+    // The agent buffers a batch synchronously, so its promise settles as a microtask, which lets no timer run:
+    // without this turn a file's rows would go into the buffer batch after batch in one stretch of the loop.
+    await yieldToLoop();
+  }
+
+  private async handOver(batch: Sample[]): Promise<void> {
     try {
       await this.sink.samples(batch);
       this.sinkFailing = false;
