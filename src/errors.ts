@@ -50,6 +50,15 @@ export const ERROR_CODES = {
   PM_CONFLICT:
     'a measurement block was ingested before, or a counter given for the same entity and period, with other ' +
     'values; the first is kept',
+  BUNDLE_FORMAT: 'a model bundle is not a cellwatch bundle, is cut short, or its manifest is invalid',
+  BUNDLE_SIZE: 'a model bundle is over the size limit, or its ONNX part is not the size its manifest says',
+  BUNDLE_HASH: 'the ONNX bytes of a bundle do not match the SHA-256 in its manifest',
+  BUNDLE_UNSIGNED: 'a model bundle is not signed and the agent takes signed bundles only',
+  BUNDLE_UNTRUSTED: 'a model bundle is signed by a key the agent does not trust',
+  BUNDLE_SIGNATURE: 'the signature of a model bundle does not match its manifest',
+  BUNDLE_KEY: 'a signing or public key file cannot be read or is not an Ed25519 key',
+  BUNDLE_AGENT_VERSION: 'a model bundle needs a newer agent than this one',
+  BUNDLE_GOLDEN: "a model does not give the scores its bundle's golden inputs promise",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

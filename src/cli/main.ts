@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { registerDemo } from './demo.js';
 import { registerEval } from './eval.js';
 import { registerGenerate } from './generate.js';
+import { registerModel } from './model.js';
 import { describeError, EXIT, exitCodeFor } from './output.js';
 import { registerRun } from './run.js';
 import { registerScore } from './score.js';
@@ -22,6 +23,7 @@ registerScore(program);
 registerEval(program);
 registerRun(program);
 registerDemo(program);
+registerModel(program);
 
 try {
   await program.parseAsync(process.argv);

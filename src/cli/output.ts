@@ -11,7 +11,9 @@ export function exitCodeFor(err: unknown): number {
   if (err.code.startsWith('CONFIG_')) return EXIT.config;
   if (err.code === 'STORAGE_OPEN') return EXIT.storage;
   if (err.code.startsWith('INPUT_') || err.code === 'LABELS_MISMATCH' || err.code === 'OUTPUT_WRITE') return EXIT.input;
-  if (err.code.startsWith('MODEL_') || err.code === 'SCORE_NON_FINITE') return EXIT.model;
+  if (err.code.startsWith('MODEL_') || err.code.startsWith('BUNDLE_') || err.code === 'SCORE_NON_FINITE') {
+    return EXIT.model;
+  }
   return EXIT.failure;
 }
 
