@@ -5,11 +5,11 @@
  *   npx tsx scripts/payload-schemas.ts
  */
 import { writeFile } from 'node:fs/promises';
-import { payloadJsonSchema } from '../src/report/json-schemas.js';
+import { payloadJsonSchema, schemaFileName } from '../src/report/json-schemas.js';
 import { TOPIC_SCHEMAS, type TopicName } from '../src/report/payloads.js';
 
 for (const topic of Object.keys(TOPIC_SCHEMAS) as TopicName[]) {
-  const path = new URL(`../docs/schemas/${topic}.schema.json`, import.meta.url);
+  const path = new URL(`../docs/schemas/${schemaFileName(topic)}`, import.meta.url);
   await writeFile(path, `${JSON.stringify(payloadJsonSchema(topic), null, 2)}\n`);
-  console.log(`wrote docs/schemas/${topic}.schema.json`);
+  console.log(`wrote docs/schemas/${schemaFileName(topic)}`);
 }

@@ -38,7 +38,7 @@ export async function linkOptions(config: Config, secrets: Secrets, will: () => 
     connectTimeoutMs: mqtt.connectTimeoutMs,
     reconnectMinMs: mqtt.reconnectMinMs,
     reconnectMaxMs: mqtt.reconnectMaxMs,
-    subscriptions: [topics.commandFilter],
+    subscriptions: [topics.commandFilter, topics.fleetModelFilter],
     will,
   };
 }

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { CellwatchError } from '../errors.js';
-import { ConfigSchema, type Config } from './schema.js';
+import { FLEET } from '../report/topics.js';
+import { AUTO_MODEL, ConfigSchema, type Config } from './schema.js';
 
 /** One problem with the configuration, located by its key path (JSON pointer) and, when known, its line. */
 export interface ConfigProblem {
@@ -61,6 +62,7 @@ function checkConsistency(config: Config): void {
   names.forEach((name, i) => {
     if (names.indexOf(name) !== i) problems.push({ path: `/pipelines/${i}/name`, message: `repeats "${name}"` });
   });
+  if (config.site === FLEET) problems.push({ path: '/site', message: `"${FLEET}" names every site in commands` });
   const urlProblem = checkBrokerUrl(config.mqtt.url);
   if (urlProblem) problems.push({ path: '/mqtt/url', message: urlProblem });
   if (config.mqtt.reconnectMaxMs < config.mqtt.reconnectMinMs) {
@@ -70,8 +72,9 @@ function checkConsistency(config: Config): void {
     problems.push({ path: '/alarms/openFlags', message: 'must be at most windowRows' });
   }
   config.pipelines.forEach((p, i) => {
-    if (p.model === undefined && p.features === undefined) {
-      problems.push({ path: `/pipelines/${i}/features`, message: 'is required when the pipeline has no model' });
+    if ((p.model === undefined || p.model === AUTO_MODEL) && p.features === undefined) {
+      const message = 'is required when the pipeline has no model file (none, or model: auto)';
+      problems.push({ path: `/pipelines/${i}/features`, message });
     }
   });
   if (problems.length > 0) {
@@ -112,7 +115,7 @@ function describeErrors(errors: ErrorObject[], doc: Document, lines: LineCounter
       message = `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}`;
     } else if (error.keyword === 'discriminator') {
       path = joinPointer(error.instancePath, 'type');
-      message = 'must be one of: system, file';
+      message = 'must be one of: system, file, pm';
     }
     const key = `${path}|${message}`;
     if (!problems.has(key)) problems.set(key, { path, message, line: lineOf(path, doc, lines) });
@@ -147,6 +150,11 @@ function resolvePaths(config: Config, baseDir: string): Config {
   return {
     ...config,
     storage: { ...config.storage, path: at(config.storage.path) },
+    models: {
+      ...config.models,
+      dir: config.models.dir ? at(config.models.dir) : join(dirname(at(config.storage.path)), 'models'),
+      trustedKeys: config.models.trustedKeys.map(at),
+    },
     mqtt: {
       ...config.mqtt,
       password: config.mqtt.password && secret(config.mqtt.password),
@@ -159,7 +167,7 @@ function resolvePaths(config: Config, baseDir: string): Config {
     },
     pipelines: config.pipelines.map((p) => ({
       ...p,
-      model: p.model && at(p.model),
+      model: p.model && p.model !== AUTO_MODEL ? at(p.model) : p.model,
       source: p.source.type === 'system' ? p.source : { ...p.source, path: at(p.source.path) },
     })),
   };

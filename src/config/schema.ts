@@ -122,6 +122,9 @@ export const SourceSchema = Type.Unsafe<
   oneOf: [SystemSourceSchema, FileSourceSchema, PmSourceSchema],
 });
 
+/** The pipeline model value that asks for on-device training. */
+export const AUTO_MODEL = 'auto';
+
 export const PipelineSchema = Obj({
   name: EntityName,
   source: SourceSchema,
@@ -135,8 +138,29 @@ export const PipelineSchema = Obj({
   ),
   /** KPI names in model order; default: the model's own list. Required without a model. */
   features: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, uniqueItems: true })),
-  /** ONNX model file; without one the pipeline records and reports health but scores nothing. */
+  /**
+   * ONNX model file, or "auto" to train one on the box from a baseline of the pipeline's own rows. Without
+   * one the pipeline records and reports health but scores nothing until a model is pushed. A pushed model
+   * always takes precedence over both.
+   */
   model: Type.Optional(Type.String({ minLength: 1 })),
+  /** On-device training, for model: auto. */
+  training: Section(
+    {
+      /** Hours of buffered rows (from the oldest to the newest) collected before the first training. */
+      baselineHours: Type.Number({ exclusiveMinimum: 0, maximum: 8_760, default: 168 }),
+      /** Train again on a rolling window every this many hours; 0 trains once. Flagged rows stay out. */
+      retrainEveryHours: Type.Number({ minimum: 0, maximum: 8_760, default: 0 }),
+      /** The newest hours of rows a retraining uses. */
+      windowHours: Type.Number({ exclusiveMinimum: 0, maximum: 8_760, default: 672 }),
+      maxEpochs: Type.Integer({ minimum: 1, maximum: 1_000, default: 50 }),
+      /** Hours the calendar features are computed in (the site's local time), as for cellwatch train. */
+      utcOffsetMinutes: Type.Integer({ minimum: -840, maximum: 840, default: 0 }),
+      /** Scheduling priority of the training process (0 normal, 19 lowest): sampling and MQTT come first. */
+      nice: Type.Integer({ minimum: 0, maximum: 19, default: 10 }),
+    },
+    'on-device training for model: auto',
+  ),
   /** Expected time between two rows of one entity; a longer silence shows in health as a stale source. */
   intervalS: Type.Number({ exclusiveMinimum: 0, maximum: 86_400, default: 60 }),
   normalization: Section(
@@ -228,6 +252,31 @@ export const MaintenanceSchema = Obj({
   reason: Type.Optional(Type.String({ maxLength: 200 })),
 });
 
+/** Models pushed over MQTT: who may sign them, how they are checked, where they are kept. */
+export const ModelsSchema = Section({
+  /** Folder of accepted models; default: "models" beside the storage file. */
+  dir: Type.Optional(Type.String({ minLength: 1 })),
+  /** Ed25519 public keys (PEM, from cellwatch model keygen) whose signatures this site accepts. */
+  trustedKeys: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+  /** Development only: accept bundles that carry no signature. */
+  allowUnsigned: Type.Boolean({ default: false }),
+  /** A push payload over this size is refused unread. */
+  maxBundleMb: Type.Number({ exclusiveMinimum: 0, maximum: 256, default: 16 }),
+  /** Versions kept on disk per pipeline (the active one and the rollback target always are). */
+  keepVersions: Type.Integer({ minimum: 2, maximum: 100, default: 3 }),
+  /** Wall time for loading and test-running a new model in its own process. */
+  probeTimeoutS: Type.Number({ minimum: 1, maximum: 600, default: 60 }),
+  probeMaxRssMb: Type.Integer({ minimum: 64, maximum: 16_384, default: 512 }),
+  /** Recent scored rows a new model scores before activation; with fewer, the check is skipped. */
+  calibrationRows: Type.Integer({ minimum: 10, maximum: 1_000_000, default: 2_000 }),
+  minCalibrationRows: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 100 }),
+  /** Refused when it flags more than this many times the share its threshold percentile promises. */
+  calibrationMaxFactor: Type.Number({ minimum: 1, maximum: 100, default: 3 }),
+  /** Rows a new model scores on probation: a failure or too many flags in them roll it back. */
+  probationRows: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 200 }),
+  probationMaxFlaggedShare: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.25 }),
+});
+
 export const ConfigSchema = Obj({
   site: EntityName,
   pipelines: Type.Array(PipelineSchema, { minItems: 1 }),
@@ -238,6 +287,7 @@ export const ConfigSchema = Obj({
   summary: Section({ intervalMinutes: Type.Number({ minimum: 0.01, maximum: 1_440, default: 15 }) }),
   health: Section({ intervalS: Type.Number({ minimum: 1, maximum: 86_400, default: 60 }) }),
   maintenance: Type.Array(MaintenanceSchema, { default: [] }),
+  models: ModelsSchema,
   /** Seconds a SIGTERM waits for the outbox to empty before it publishes offline and exits. */
   drainTimeoutS: Type.Number({ minimum: 0, maximum: 600, default: 10 }),
   logLevel: Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
@@ -256,4 +306,6 @@ export type MqttConfig = Static<typeof MqttSchema>;
 export type StorageConfig = Static<typeof StorageSchema>;
 export type AlarmConfig = Static<typeof AlarmSchema>;
 export type MaintenanceConfig = Static<typeof MaintenanceSchema>;
+export type ModelsConfig = Static<typeof ModelsSchema>;
+export type TrainingConfig = Static<typeof PipelineSchema>['training'];
 export type Config = Static<typeof ConfigSchema>;

@@ -186,6 +186,72 @@ export const EventPayloadSchema = Obj(
   'agent events: buffer recovered, messages dropped, maintenance, rejected commands',
 );
 
+/** Where a pipeline's active model came from. */
+const ModelOrigin = Type.Union([Type.Literal('config'), Type.Literal('push'), Type.Literal('local')]);
+
+export const ModelResultPayloadSchema = Obj(
+  {
+    ...Envelope,
+    /** What was asked or what happened: a pushed bundle, a rollback command, an automatic rollback, training. */
+    action: Type.Union([
+      Type.Literal('push'),
+      Type.Literal('rollback'),
+      Type.Literal('auto_rollback'),
+      Type.Literal('local_training'),
+    ]),
+    result: Type.Union([Type.Literal('accepted'), Type.Literal('rejected'), Type.Literal('rolled_back')]),
+    /** The pipeline, model id and version the bundle or command named, when it could be read. */
+    pipeline: Type.Union([Type.String(), Type.Null()]),
+    modelId: Type.Union([Type.String(), Type.Null()]),
+    version: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+    /** The error code of a refusal or a rollback (BUNDLE_*, MODEL_*). */
+    code: Type.Optional(Type.String()),
+    message: Type.String(),
+    details: Type.Record(Type.String(), Type.Unknown()),
+  },
+  'the outcome of every model push, rollback and on-device training',
+);
+
+export const ActiveModelSchema = Obj({
+  modelId: Type.String(),
+  version: Type.Integer({ minimum: 1 }),
+  origin: ModelOrigin,
+  /** The key that signed a pushed bundle; null for a model from the config or trained on the box. */
+  keyId: Type.Union([Type.String(), Type.Null()]),
+  sha256: Type.String(),
+  activatedAt: Type.Union([IsoTime, Type.Null()]),
+});
+
+export const ModelStatePayloadSchema = Obj(
+  {
+    ...Envelope,
+    pipelines: Type.Array(
+      Obj({
+        pipeline: Type.String(),
+        active: Type.Union([ActiveModelSchema, Type.Null()]),
+        /** Versions a rollback returns to, the next one first. */
+        previous: Type.Array(Type.Integer({ minimum: 1 })),
+        /** A pipeline with model: auto: how far its baseline is, or what training is doing. */
+        training: Type.Union([
+          Obj({
+            state: Type.Union([
+              Type.Literal('collecting'),
+              Type.Literal('training'),
+              Type.Literal('idle'),
+              Type.Literal('failed'),
+            ]),
+            baselineHours: Type.Number({ minimum: 0 }),
+            neededHours: Type.Number({ minimum: 0 }),
+            lastTrainedAt: Type.Union([IsoTime, Type.Null()]),
+          }),
+          Type.Null(),
+        ]),
+      }),
+    ),
+  },
+  'retained: the active model of every pipeline, after every change',
+);
+
 export type KpiContributionPayload = Static<typeof KpiContributionSchema>;
 export type IncidentPayload = Static<typeof IncidentSchema>;
 export type AnomalyPayload = Static<typeof AnomalyPayloadSchema>;
@@ -194,6 +260,9 @@ export type SummaryPayload = Static<typeof SummaryPayloadSchema>;
 export type PipelineHealth = Static<typeof PipelineHealthSchema>;
 export type HealthPayload = Static<typeof HealthPayloadSchema>;
 export type EventPayload = Static<typeof EventPayloadSchema>;
+export type ModelResultPayload = Static<typeof ModelResultPayloadSchema>;
+export type ModelStatePayload = Static<typeof ModelStatePayloadSchema>;
+export type ActiveModelPayload = Static<typeof ActiveModelSchema>;
 
 /** A payload without its envelope: what the part of the agent that makes a message fills in. */
 export type PayloadBody<T> = Omit<T, 'messageId' | 'site' | 'createdAt' | 'replayed'>;
@@ -205,6 +274,8 @@ export const TOPIC_SCHEMAS = {
   summary: SummaryPayloadSchema,
   health: HealthPayloadSchema,
   event: EventPayloadSchema,
+  'model/result': ModelResultPayloadSchema,
+  'model/state': ModelStatePayloadSchema,
 } as const;
 
 export type TopicName = keyof typeof TOPIC_SCHEMAS;

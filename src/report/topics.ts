@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { TopicName } from './payloads.js';
 
+/** The pseudo-site of fleet-wide commands; no site may take this name. */
+export const FLEET = 'all';
+
 /** Every topic of one site: <prefix>/<site>/<name>, and the command filter the agent subscribes to. */
 export class Topics {
   constructor(
@@ -16,10 +19,20 @@ export class Topics {
     return `${this.prefix}/${this.site}/command/#`;
   }
 
-  /** The command name of a command topic ("maintenance" for <prefix>/<site>/command/maintenance), else undefined. */
+  /** Model commands sent to every site at once; no other command is fleet-wide. */
+  get fleetModelFilter(): string {
+    return `${this.prefix}/${FLEET}/command/model/#`;
+  }
+
+  /**
+   * The command name of a command topic ("maintenance" for <prefix>/<site>/command/maintenance, "model/push"
+   * for <prefix>/all/command/model/push), else undefined.
+   */
   commandOf(topic: string): string | undefined {
     const head = `${this.prefix}/${this.site}/command/`;
-    return topic.startsWith(head) ? topic.slice(head.length) : undefined;
+    if (topic.startsWith(head)) return topic.slice(head.length);
+    const fleet = `${this.prefix}/${FLEET}/command/`;
+    return topic.startsWith(`${fleet}model/`) ? topic.slice(fleet.length) : undefined;
   }
 }
 

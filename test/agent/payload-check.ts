@@ -10,7 +10,7 @@ addFormats(ajv);
 
 /** The published JSON Schemas (docs/schemas), exactly as a central consumer would use them. */
 function schemaFor(topic: string): object {
-  const url = new URL(`../../docs/schemas/${topic}.schema.json`, import.meta.url);
+  const url = new URL(`../../docs/schemas/${topic.replace('/', '-')}.schema.json`, import.meta.url);
   return JSON.parse(readFileSync(url, 'utf8')) as object;
 }
 
