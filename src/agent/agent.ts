@@ -20,6 +20,7 @@ import { CommandHandler } from './commands.js';
 import { ErrorCounter } from './error-counter.js';
 import { HealthReporter } from './health.js';
 import { linkOptions } from './link-options.js';
+import { ModelLifecycle } from './model-lifecycle.js';
 import { Pipeline } from './pipeline.js';
 
 const RETENTION_EVERY_MS = 10 * 60_000;
@@ -34,6 +35,7 @@ interface Running {
   link: MqttLink;
   forwarder: Forwarder;
   pipelines: Pipeline[];
+  lifecycle: ModelLifecycle;
   timers: NodeJS.Timeout[];
   health?: HealthReporter;
 }
@@ -66,6 +68,7 @@ export class Agent {
     const { config, log } = this;
     // Everything that can fail on a bad configuration comes before the buffer is opened.
     const options = await linkOptions(config, this.secrets, () => this.messages.status('offline', Date.now(), 'lost'));
+    const lifecycle = await ModelLifecycle.create(config, this.errors, log);
     const opened = openDatabase(config.storage.path);
     const { db } = opened;
     const onDiskFull = (event: DiskFullEvent) => this.diskFull(event);
@@ -78,6 +81,7 @@ export class Agent {
 
     const commands = new CommandHandler(this.topics, this.maintenance, {
       saveWindows: () => kv.set(MAINTENANCE_KEY, this.maintenance.toJSON()),
+      model: (name, payload) => lifecycle.handle(name, payload),
       publish: (body) => this.publish(this.messages.event(body, Date.now())),
       errors: this.errors,
       log,
@@ -96,7 +100,7 @@ export class Agent {
       this.errors.count('OUTBOX_DROPPED');
       log.error({ code: 'OUTBOX_DROPPED', id, topic, reason }, 'message refused by the broker');
     });
-    this.running = { db, samples, outbox, kv, link, forwarder, pipelines: [], timers: [] };
+    this.running = { db, samples, outbox, kv, link, forwarder, pipelines: [], lifecycle, timers: [] };
 
     if (opened.recovered) {
       this.errors.count('STORAGE_CORRUPT');
@@ -114,25 +118,32 @@ export class Agent {
       );
     }
 
+    const services = {
+      samples,
+      pmLedger,
+      storedFeatures: (name: string) => {
+        const stored = kv.get(`features.${name}`);
+        return Array.isArray(stored) ? stored.map(String) : undefined;
+      },
+      storeFeatures: (name: string, features: readonly string[]) => kv.set(`features.${name}`, features),
+      errors: this.errors,
+      log,
+      alarms: this.alarms,
+      onAlarms: (events: AlarmEvent[]) => this.alarmEvents(events),
+      isSilenced: (entity: string, timestampMs: number) => this.maintenance.isSilenced(entity, timestampMs),
+      topKpis: config.alarms.topKpis,
+      afterBatch: (pipeline: Pipeline) => lifecycle.afterBatch(pipeline),
+    };
     for (const pipelineConfig of config.pipelines) {
-      const pipeline = new Pipeline(pipelineConfig, {
-        samples,
-        pmLedger,
-        storedFeatures: (name) => {
-          const stored = kv.get(`features.${name}`);
-          return Array.isArray(stored) ? stored.map(String) : undefined;
-        },
-        storeFeatures: (name, features) => kv.set(`features.${name}`, features),
-        errors: this.errors,
-        log,
-        alarms: this.alarms,
-        onAlarms: (events) => this.alarmEvents(events),
-        isSilenced: (entity, timestampMs) => this.maintenance.isSilenced(entity, timestampMs),
-        topKpis: config.alarms.topKpis,
-      });
+      const pipeline = new Pipeline(pipelineConfig, services);
       this.running.pipelines.push(pipeline);
-      await pipeline.start();
+      await pipeline.start(await lifecycle.initial(pipelineConfig));
     }
+    lifecycle.attach(this.running.pipelines, {
+      scorer: services,
+      publishResult: (body) => this.publish(this.messages.modelResult(body, Date.now())),
+      publishState: (body) => this.publish(this.messages.modelState(body, Date.now())),
+    });
 
     link.start();
     this.running.health = new HealthReporter(this, this.running, this.alarms, this.maintenance);
@@ -271,6 +282,7 @@ export class Agent {
     const running = this.running;
     if (!running) return true;
     for (const timer of running.timers) clearInterval(timer);
+    await running.lifecycle.stop();
     for (const pipeline of running.pipelines) await pipeline.stop();
     let drained = false;
     if (drain) {

@@ -1,7 +1,8 @@
 import { PmLedger } from '../buffer/pm-ledger.js';
-import type { Config, PipelineConfig } from '../config/schema.js';
+import { AUTO_MODEL, type Config, type PipelineConfig } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import { MaintenanceCalendar } from '../detect/maintenance.js';
+import { readPublicKeys } from '../lifecycle/signing.js';
 import { pmRowBuilder } from '../sources/pm/pm-source.js';
 import { linkOptions } from './link-options.js';
 import { loadPipelineModel } from './scorer.js';
@@ -27,15 +28,20 @@ function checkPmSource(pipeline: PipelineConfig, features: readonly string[]): v
 export async function checkConfiguration(config: Config, secrets: Secrets): Promise<string[]> {
   const will = () => ({ topic: '', payload: '', qos: 0 as const, retain: false });
   await linkOptions(config, secrets, will);
+  await readPublicKeys(config.models.trustedKeys);
   MaintenanceCalendar.fromConfig(config.maintenance);
   const lines: string[] = [];
   for (const pipeline of config.pipelines) {
-    if (!pipeline.model) {
+    if (!pipeline.model || pipeline.model === AUTO_MODEL) {
       checkPmSource(pipeline, pipeline.features ?? []);
-      lines.push(`pipeline ${pipeline.name}: ${pipeline.source.type} source, no model (rows recorded, not scored)`);
+      const what =
+        pipeline.model === AUTO_MODEL
+          ? `model auto (trained on the box after ${pipeline.training.baselineHours} h of rows)`
+          : 'no model (rows recorded, not scored until a model is pushed)';
+      lines.push(`pipeline ${pipeline.name}: ${pipeline.source.type} source, ${what}`);
       continue;
     }
-    const session = await loadPipelineModel(pipeline);
+    const session = await loadPipelineModel(pipeline, pipeline.model);
     const { modelId, modelVersion, layout } = session.info.contract;
     await session.close();
     checkPmSource(pipeline, pipeline.features ?? layout.kpis);

@@ -10,6 +10,8 @@ const MAX_COMMAND_BYTES = 64 * 1024;
 
 export interface CommandServices {
   saveWindows(): void;
+  /** model/push and model/rollback: bundles are large, so their size limit is the model lifecycle's own. */
+  model(name: string, payload: Buffer): void;
   publish(body: PayloadBody<EventPayload>): void;
   errors: ErrorCounter;
   log: Logger;
@@ -33,6 +35,8 @@ export class CommandHandler {
       if (retained) {
         // A retained command comes back on every connection and would be applied again each time.
         this.reject(name, 'retained commands are ignored: publish commands without the retain flag', '');
+      } else if (name.startsWith('model/')) {
+        this.services.model(name, payload);
       } else if (payload.length > MAX_COMMAND_BYTES) {
         this.reject(name, `payload of ${payload.length} bytes is over ${MAX_COMMAND_BYTES}`, '');
       } else if (name === 'maintenance') {

@@ -5,6 +5,9 @@ import { SummaryPeriod } from '../report/summary.js';
 import { createSource, type SourceServices } from '../sources/create.js';
 import type { Sample, Source, SourceIssue, SourceSink } from '../sources/source.js';
 import { entityKey } from './entity-key.js';
+import type { ModelSession } from '../model/session.js';
+import type { ActiveModelPayload } from '../report/payloads.js';
+import { pipelineError } from './pipeline-error.js';
 import { PipelineScorer, type ScorerServices } from './scorer.js';
 
 const FUTURE_TOLERANCE_MS = 86_400_000;
@@ -17,7 +20,17 @@ const DROPPED_ROW_CODES: ReadonlySet<string> = new Set([
 ]);
 
 /** What a pipeline shares with the rest of the agent. */
-export type PipelineServices = ScorerServices & SourceServices;
+export type PipelineServices = ScorerServices &
+  SourceServices & {
+    /** Called after every scored batch: the model lifecycle watches a new model's first rows. */
+    afterBatch?(pipeline: Pipeline): void;
+  };
+
+/** A model ready to score, with what the central side is told about it. */
+export interface LoadedModel {
+  session: ModelSession;
+  active: ActiveModelPayload;
+}
 
 /**
  * One data path: a source, the buffer, the model. Rows are buffered first, then featurised and scored in
@@ -27,6 +40,9 @@ export type PipelineServices = ScorerServices & SourceServices;
 export class Pipeline implements SourceSink {
   private source: Source | undefined;
   private scorer: PipelineScorer | undefined;
+  private activeModel: ActiveModelPayload | undefined;
+  /** Rows scored by models this pipeline ran before the current one. */
+  private rowsScoredBefore = 0;
   private summary: SummaryPeriod;
   private lastRowWallMs: number | undefined;
   private rowsIn = 0;
@@ -59,12 +75,24 @@ export class Pipeline implements SourceSink {
     return this.scorer?.features ?? this.config.features ?? [];
   }
 
-  /** Load the model, score what an earlier run left unscored, then start the source. */
-  async start(): Promise<void> {
+  /** The model scoring this pipeline's rows, as reported in model/state; undefined while it has none. */
+  get active(): ActiveModelPayload | undefined {
+    return this.activeModel;
+  }
+
+  /** What the current model has done since it was activated. */
+  get modelCounters(): { rowsScored: number; rowsFlagged: number; runFailures: number } | undefined {
+    const scorer = this.scorer;
+    return (
+      scorer && { rowsScored: scorer.rowsScored, rowsFlagged: scorer.rowsFlagged, runFailures: scorer.runFailures }
+    );
+  }
+
+  /** Take the initial model, score what an earlier run left unscored, then start the source. */
+  async start(initial?: LoadedModel): Promise<void> {
     const { config, services } = this;
-    if (config.model) {
-      const scorer = await PipelineScorer.load(config, services);
-      this.scorer = scorer;
+    if (initial) {
+      const scorer = this.install(initial);
       this.forgetRowsOfOtherFeatures(scorer.features);
       this.summary = new SummaryPeriod(scorer.features, Date.now());
       const backlog = await scorer.resume(this.summary);
@@ -87,6 +115,38 @@ export class Pipeline implements SourceSink {
       { pipeline: config.name, source: source.kind, model: this.scorer?.modelLabel ?? null },
       'pipeline started',
     );
+  }
+
+  private install(model: LoadedModel): PipelineScorer {
+    this.rowsScoredBefore += this.scorer?.rowsScored ?? 0;
+    this.scorer = new PipelineScorer(this.config, model.session, this.services);
+    this.activeModel = model.active;
+    return this.scorer;
+  }
+
+  /**
+   * Replace the model between two batches, so no row is dropped or scored twice: rows that arrive meanwhile
+   * wait in the queue. The new model's KPIs must be the pipeline's (buffered rows are stored by position).
+   * Windows and statistics are rebuilt from the buffer; rows buffered while there was no model stay unscored.
+   */
+  swap(next: LoadedModel): Promise<void> {
+    const run = this.queue.then(async () => {
+      const kpis = next.session.info.contract.layout.kpis;
+      if (kpis.join('\n') !== this.features.join('\n')) {
+        throw pipelineError(this.name, 'a new model must have the pipeline features as KPIs', {
+          features: this.features,
+          modelKpis: kpis,
+        });
+      }
+      const before = this.scorer;
+      const scorer = this.install(next);
+      this.services.storeFeatures(this.name, scorer.features);
+      scorer.rebuildWindows();
+      await before?.close();
+      this.services.log.info({ pipeline: this.name, model: scorer.modelLabel }, 'model swapped');
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -150,13 +210,17 @@ export class Pipeline implements SourceSink {
     }
     const duplicates = fresh.filter((f) => !f).length;
     if (duplicates > 0) this.summary.addSkipped('duplicate', duplicates);
-    if (!this.scorer) return;
+    if (!this.scorer) {
+      services.afterBatch?.(this);
+      return;
+    }
 
     // Suspect rows stay out of scoring: the featurizer treats them as a gap, as the statistics do.
     const newSamples = batch.filter((s, i) => fresh[i] && s.suspect !== true);
     const suspect = batch.filter((s, i) => fresh[i] && s.suspect === true).length;
     if (suspect > 0) this.summary.addSkipped('suspect', suspect);
     await this.scorer.score(newSamples, this.summary);
+    services.afterBatch?.(this);
   }
 
   /** The alarm layer reported a level shift: the entity's statistics follow its new level from now on. */
@@ -200,7 +264,7 @@ export class Pipeline implements SourceSink {
       stale: !this.sourceEnded && (ageS === null ? false : ageS > 3 * this.config.intervalS),
       sourceEnded: this.sourceEnded,
       rowsIn: this.rowsIn,
-      rowsScored: this.scorer?.rowsScored ?? 0,
+      rowsScored: this.rowsScoredBefore + (this.scorer?.rowsScored ?? 0),
       modelId: this.scorer?.modelId ?? null,
       modelVersion: this.scorer?.modelVersion ?? null,
       entitiesOwnStats: this.scorer?.entitiesWithOwnStats ?? 0,

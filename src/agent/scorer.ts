@@ -44,14 +44,22 @@ const BACKLOG_LIMIT = 100_000;
  */
 export class PipelineScorer {
   rowsScored = 0;
+  rowsFlagged = 0;
+  /** Batches onnxruntime failed to score: a model that fails at run time is rolled back. */
+  runFailures = 0;
   private readonly featurizer: Featurizer;
   private readonly history: HistoryStats;
   private readonly thresholds: EntityThresholds;
 
-  private constructor(
+  /**
+   * @param dryRun score without recording scores or raising alarms: a candidate model measured on buffered
+   *   rows before it is activated.
+   */
+  constructor(
     private readonly config: PipelineConfig,
-    private readonly session: ModelSession,
+    readonly session: ModelSession,
     private readonly services: ScorerServices,
+    private readonly dryRun = false,
   ) {
     const { layout, normalization } = session.info.contract;
     const working = workingNormalization(normalization, config.entity.columns);
@@ -67,10 +75,6 @@ export class PipelineScorer {
       scoring.thresholdPercentile,
       config.normalization.minHistoryRows,
     );
-  }
-
-  static async load(config: PipelineConfig, services: ScorerServices): Promise<PipelineScorer> {
-    return new PipelineScorer(config, await loadPipelineModel(config), services);
   }
 
   get features(): readonly string[] {
@@ -101,11 +105,8 @@ export class PipelineScorer {
     return this.thresholds.recalibrated;
   }
 
-  /**
-   * After a restart: rebuild each entity's window and statistics from the buffer, then score the rows an
-   * earlier run buffered but never scored (it was killed between the two). Returns the rows scored.
-   */
-  async resume(summary: SummaryPeriod): Promise<number> {
+  /** Rebuild each entity's window and statistics from the scored rows in the buffer. */
+  rebuildWindows(): void {
     const { samples } = this.services;
     const { layout } = this.session.info.contract;
     const name = this.config.name;
@@ -117,7 +118,15 @@ export class PipelineScorer {
         this.featurizer.push({ line: 0, timestampMs: row.timestampMs, entity, values: row.values });
       }
     }
-    const backlog = samples.unscored(name, BACKLOG_LIMIT);
+  }
+
+  /**
+   * After a restart: rebuild the windows, then score the rows an earlier run buffered but never scored (it
+   * was killed between the two). Returns the rows scored.
+   */
+  async resume(summary: SummaryPeriod): Promise<number> {
+    this.rebuildWindows();
+    const backlog = this.services.samples.unscored(this.config.name, BACKLOG_LIMIT);
     const before = this.rowsScored;
     const asSamples = backlog.map((r) => ({
       timestampMs: r.timestampMs,
@@ -166,6 +175,7 @@ export class PipelineScorer {
     try {
       output = await session.run(input, pending.length);
     } catch (err) {
+      this.runFailures++;
       const code = isCellwatchError(err) ? err.code : 'MODEL_RUNTIME';
       services.errors.count(code);
       services.log.error({ pipeline: this.config.name, code, err: (err as Error).message }, 'scoring failed');
@@ -187,6 +197,8 @@ export class PipelineScorer {
         kpiErrors[k] = d * d;
       }
       summary.addScore(score, flagged, kpiErrors);
+      if (flagged) this.rowsFlagged++;
+      if (this.dryRun) continue;
       scores.push({ entity: key, timestampMs: sample.timestampMs, score, flagged });
 
       const context = { observed: result.filled, stats: result.stats };
@@ -207,6 +219,7 @@ export class PipelineScorer {
       events.push(...services.alarms.observe(row));
     }
     this.rowsScored += pending.length;
+    if (this.dryRun) return;
 
     try {
       services.samples.recordScores(this.config.name, scores);
@@ -261,14 +274,21 @@ export class PipelineScorer {
   }
 }
 
-/** Load and check a pipeline's model: its KPIs must be the pipeline's features, its keys among its columns. */
-export async function loadPipelineModel(config: PipelineConfig): Promise<ModelSession> {
-  const session = await ModelSession.fromFile(config.model as string);
+/**
+ * Load and check a pipeline's model: its KPIs must be the pipeline's features (the configured ones, or those
+ * of the model that ran before, since buffered rows are stored by position), its keys among its columns.
+ */
+export async function loadPipelineModel(
+  config: PipelineConfig,
+  model: string | Uint8Array,
+  features: readonly string[] | undefined = config.features,
+): Promise<ModelSession> {
+  const session = typeof model === 'string' ? await ModelSession.fromFile(model) : await ModelSession.fromBytes(model);
   const { layout, normalization } = session.info.contract;
-  if (config.features && config.features.join('\n') !== layout.kpis.join('\n')) {
+  if (features && features.join('\n') !== layout.kpis.join('\n')) {
     await session.close();
     throw pipelineError(config.name, 'features differ from the model KPIs (names and order must match)', {
-      features: config.features,
+      features,
       modelKpis: layout.kpis,
     });
   }

@@ -85,6 +85,20 @@ function prepareStatements(db: Database.Database) {
       `SELECT entity, ${columns} FROM samples WHERE pipeline = ? AND score IS NULL AND suspect = 0
        ORDER BY ts_ms LIMIT ?`,
     ),
+    since: db.prepare<[string, number, number], StoredSample & { entity: string }>(
+      `SELECT entity, ${columns} FROM samples WHERE pipeline = ? AND ts_ms >= ? AND suspect = 0
+       ORDER BY ts_ms, entity LIMIT ?`,
+    ),
+    sinceUnflagged: db.prepare<[string, number, number], StoredSample & { entity: string }>(
+      `SELECT entity, ${columns} FROM samples WHERE pipeline = ? AND ts_ms >= ? AND suspect = 0 AND flagged IS NOT 1
+       ORDER BY ts_ms, entity LIMIT ?`,
+    ),
+    recent: db.prepare<[string, number], StoredSample & { entity: string }>(
+      `SELECT entity, ${columns} FROM samples WHERE pipeline = ? AND suspect = 0 ORDER BY ts_ms DESC LIMIT ?`,
+    ),
+    span: db.prepare<[string], { first: number | null; last: number | null; n: number }>(
+      'SELECT min(ts_ms) AS first, max(ts_ms) AS last, count(*) AS n FROM samples WHERE pipeline = ? AND suspect = 0',
+    ),
     entities: db
       .prepare<[string], string>('SELECT DISTINCT entity FROM samples WHERE pipeline = ? ORDER BY entity')
       .pluck(),
@@ -156,9 +170,28 @@ export class SampleStore {
 
   /** Samples still waiting for a score, oldest first: the backlog a crash between insert and score leaves. */
   unscored(pipeline: string, limit: number): SampleRow[] {
-    return this.sql()
-      .unscored.all(pipeline, limit)
-      .map((r) => ({ entity: r.entity, timestampMs: r.ts_ms, values: decodeValues(r.values_json) }));
+    return this.sql().unscored.all(pipeline, limit).map(toSampleRow);
+  }
+
+  /**
+   * Samples from sinceMs on, oldest first, at most limit: the rows a model is trained on. excludeFlagged
+   * leaves out rows the running model flagged, so a retraining does not learn an anomaly as normal.
+   */
+  rowsSince(pipeline: string, sinceMs: number, limit: number, options: { excludeFlagged?: boolean } = {}): SampleRow[] {
+    const statement = options.excludeFlagged ? this.sql().sinceUnflagged : this.sql().since;
+    return statement.all(pipeline, sinceMs, limit).map(toSampleRow);
+  }
+
+  /** The newest `limit` samples of a pipeline, all entities, oldest first: what a new model is checked on. */
+  recent(pipeline: string, limit: number): SampleRow[] {
+    return this.sql().recent.all(pipeline, limit).map(toSampleRow).reverse();
+  }
+
+  /** The first and last timestamp of a pipeline's samples and their count (suspect rows left out). */
+  span(pipeline: string): { firstMs: number; lastMs: number; rows: number } | undefined {
+    const row = this.sql().span.get(pipeline);
+    if (!row || row.first === null || row.last === null) return undefined;
+    return { firstMs: row.first, lastMs: row.last, rows: row.n };
   }
 
   /** The entity keys a pipeline has samples for, sorted; a restart rebuilds each one's window from these. */
@@ -247,4 +280,8 @@ function toHistoryRow(r: StoredSample): HistoryRow {
     score: r.score,
     flagged: r.flagged === null ? null : r.flagged === 1,
   };
+}
+
+function toSampleRow(r: StoredSample & { entity: string }): SampleRow {
+  return { entity: r.entity, timestampMs: r.ts_ms, values: decodeValues(r.values_json) };
 }

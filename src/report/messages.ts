@@ -5,6 +5,8 @@ import type {
   EventPayload,
   HealthPayload,
   IncidentPayload,
+  ModelResultPayload,
+  ModelStatePayload,
   PayloadBody,
   StatusPayload,
   SummaryPayload,
@@ -58,6 +60,19 @@ export class Messages {
 
   event(body: PayloadBody<EventPayload>, nowMs: number): OutboxMessage {
     return this.message('event', { ...envelope(this.site, nowMs), ...body }, nowMs, 7 * DAY_MS);
+  }
+
+  /** The outcome of a model push, rollback or training: queued with events, kept a week. */
+  modelResult(body: PayloadBody<ModelResultPayload>, nowMs: number): OutboxMessage {
+    const payload = { ...envelope(this.site, nowMs), ...body };
+    return { ...this.message('event', payload, nowMs, 7 * DAY_MS), topic: this.topics.of('model/result') };
+  }
+
+  /** Retained, so model status sees every site's models without waiting for a change. */
+  modelState(body: PayloadBody<ModelStatePayload>, nowMs: number): OutboxMessage {
+    const payload = { ...envelope(this.site, nowMs), ...body };
+    const message = this.message('event', payload, nowMs, 7 * DAY_MS);
+    return { ...message, topic: this.topics.of('model/state'), retain: true };
   }
 
   private message(kind: OutboxMessage['kind'], payload: object, nowMs: number, keepMs: number): OutboxMessage {

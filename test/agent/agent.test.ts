@@ -6,7 +6,7 @@ import { scratchDir } from '../helpers.js';
 import { hasMosquitto, startTestBroker, subscriber, type TestBroker } from './broker.js';
 import { Cleanups, until, writeConfig, type Daemon } from './daemon.js';
 import { HOUR_MS, siteConfig, siteCsv, writeModel } from './fixture.js';
-import { validatePayload } from './payload-check.js';
+import { validateMessage, validatePayload } from './payload-check.js';
 
 const START_MS = Date.UTC(2026, 1, 2);
 
@@ -76,7 +76,7 @@ describe(`cellwatch run against a real broker (${hasMosquitto() ? 'mosquitto' : 
 
       const ids = central.received.map((m) => m.body.messageId);
       expect(new Set(ids).size).toBe(ids.length);
-      for (const m of central.received) validatePayload(m.topic.split('/').pop() as string, m.body);
+      for (const m of central.received) validateMessage(m.topic, m.body);
       expect(central.received.filter((m) => m.topic === 'cw/S1/status').map((m) => m.body.state)).toEqual([
         'online',
         'offline',

@@ -26,3 +26,8 @@ export function validatePayload(topic: string, body: unknown): void {
   const ok = validate(body);
   expect(ok ? [] : validate.errors, `${topic} payload ${JSON.stringify(body).slice(0, 200)}`).toEqual([]);
 }
+
+/** Validate a message received on <prefix>/<site>/<name> against the schema of <name> ("health", "model/state"). */
+export function validateMessage(topic: string, body: unknown): void {
+  validatePayload(topic.split('/').slice(2).join('/'), body);
+}

@@ -9,7 +9,7 @@ import { hourEnd, hourFileName, pmXml } from '../telecom/pm-fixture.js';
 import { hasMosquitto, startTestBroker, subscriber } from './broker.js';
 import { Cleanups, until, writeConfig } from './daemon.js';
 import { HOUR_MS, siteConfig, writeModel } from './fixture.js';
-import { validatePayload } from './payload-check.js';
+import { validateMessage } from './payload-check.js';
 
 const START_MS = Date.UTC(2026, 1, 2);
 const HOURS = 30;
@@ -101,7 +101,7 @@ describe(`cellwatch run with a drop folder of 3GPP PM files (${BROKER})`, () => 
       files: { ingested: 31, quarantined: 1 },
     });
     expect(last.errors).toMatchObject({ PM_MALFORMED: 1 });
-    for (const m of central.received) validatePayload(m.topic.split('/').pop() as string, m.body);
+    for (const m of central.received) validateMessage(m.topic, m.body);
 
     expect((await readdir(join(drop, 'done'))).length).toBe(31);
     expect((await readdir(join(drop, 'quarantine'))).sort()).toEqual(['broken.xml', 'broken.xml.reason.txt']);

@@ -78,7 +78,7 @@ describe('configuration', () => {
   it('names an unknown source type, and rules the schema cannot state', () => {
     const unknown = thrown(() => parseConfig(MINIMAL.replace('type: file', 'type: snmp'), '/'));
     expect(unknown.details.problems).toEqual([
-      { path: '/pipelines/0/source/type', message: 'must be one of: system, file', line: 5 },
+      { path: '/pipelines/0/source/type', message: 'must be one of: system, file, pm', line: 5 },
     ]);
     const order = thrown(() => parseConfig(`${MINIMAL}alarms: {openFlags: 9, windowRows: 4}\n`, '/'));
     expect(order.details.problems).toEqual([{ path: '/alarms/openFlags', message: 'must be at most windowRows' }]);

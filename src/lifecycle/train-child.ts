@@ -1,0 +1,51 @@
+import { isCellwatchError } from '../errors.js';
+import { TRAIN_DEFAULTS, trainModel, variantShape } from '../train/train.js';
+import type { TrainChildReply, TrainChildRequest } from './local-training.js';
+
+/**
+ * The other side of local-training.ts: trains one model with the defaults of `cellwatch train` and the
+ * agent's pipeline (entities, features), writes it where asked, replies once and exits.
+ */
+async function train(request: TrainChildRequest): Promise<TrainChildReply> {
+  const report = await trainModel({
+    ...TRAIN_DEFAULTS,
+    ...variantShape(TRAIN_DEFAULTS.variant),
+    input: request.input,
+    output: request.output,
+    maintenanceFile: undefined,
+    schema: { timestampColumn: 'timestamp', entityColumns: request.entityColumns, features: request.features },
+    entity: undefined,
+    maxEpochs: request.maxEpochs,
+    utcOffsetMinutes: request.utcOffsetMinutes,
+    modelId: request.modelId,
+    modelVersion: request.modelVersion,
+  });
+  const training = report.contract.training;
+  return {
+    type: 'result',
+    figures: {
+      durationS: report.durationS,
+      rows: report.inputRows,
+      entities: report.entities,
+      epochs: training?.epochs ?? 0,
+      threshold: report.contract.scoring.threshold,
+      validationLoss: training?.validationLoss ?? Number.NaN,
+    },
+  };
+}
+
+function errorReply(err: unknown): TrainChildReply {
+  if (isCellwatchError(err)) {
+    const details = JSON.parse(JSON.stringify(err.details ?? {})) as Record<string, unknown>;
+    return { type: 'error', code: err.code, message: err.message, details };
+  }
+  return { type: 'error', code: 'MODEL_TRAIN', message: (err as Error).message ?? String(err), details: {} };
+}
+
+process.once('message', (message: TrainChildRequest) => {
+  void train(message)
+    .catch(errorReply)
+    .then((reply) => {
+      process.send?.(reply, () => process.exit(0));
+    });
+});
