@@ -63,11 +63,12 @@ export const ERROR_CODES = {
     'the model store holds no such version, nothing to roll back to, or other bytes under a version, a pipeline ' +
     'name cannot be a folder name, or a stored file cannot be read',
   MODEL_PROBE: 'a model crashed, hung or ran out of memory in the test process that loads it before activation',
-  BUNDLE_PIPELINE: 'a model bundle is for a pipeline this agent does not run, or its KPIs are not the pipeline features',
+  BUNDLE_PIPELINE: 'a model bundle names a pipeline this agent does not run, or its KPIs are not the pipeline features',
   BUNDLE_REPLAY: 'a model bundle is not newer than the version the pipeline runs or has run',
   BUNDLE_CALIBRATION: 'a model would flag far more recent rows than its own threshold percentile promises',
   MODEL_ROLLBACK: 'a model was rolled back: by command, or because it failed or flagged too many rows after activation',
   MODEL_TRAIN: 'on-device training failed or gave no usable model',
+  FLEET_TIMEOUT: 'a site did not answer a model push or rollback within the wait',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -8,12 +8,15 @@ import { checkWritable } from '../io/output-file.js';
 import { inputWidth } from '../model/contract.js';
 import { inspectModelBytes, MAX_MODEL_BYTES } from '../model/model-file.js';
 import { ModelSession } from '../model/session.js';
+import { registerModelFleet } from './model-fleet.js';
 import { fixed, table } from './output.js';
 import { integer, list } from './parse.js';
 
 /** The central side of the model lifecycle: keys, signed bundles, and what a bundle holds. */
 export function registerModel(program: Command): void {
-  const model = program.command('model').description('model bundles: signing keys, signed bundles, inspection');
+  const model = program
+    .command('model')
+    .description('model bundles: signing keys, signed bundles, inspection; push, rollback and status over MQTT');
 
   model
     .command('keygen')
@@ -73,6 +76,8 @@ export function registerModel(program: Command): void {
       else printInspection(path, report);
       if (report.signature.status === 'invalid' || report.golden.status === 'failed') process.exitCode = 4;
     });
+
+  registerModelFleet(model);
 }
 
 interface SignFlags {
