@@ -29,18 +29,24 @@ export interface LocalTrainingRequest {
   timeoutMs: number;
 }
 
-/** What train-child.ts sends back: the trainer's figures (the model itself stays on disk). */
+/** What a local training reports besides the model. */
 export interface TrainingFigures {
   durationS: number;
   rows: number;
+  /** Distinct entities among the rows trained on. */
   entities: number;
+  /** Normalisation buckets (entity, or entity and hour) with statistics of their own; the rest use the fleet's. */
+  normalizationBuckets: number;
   epochs: number;
   threshold: number;
   validationLoss: number;
 }
 
+/** The trainer's figures, as train-child.ts sends them back (the model itself stays on disk). */
+export type TrainChildFigures = Omit<TrainingFigures, 'entities'>;
+
 export type TrainChildReply =
-  | { type: 'result'; figures: TrainingFigures }
+  | { type: 'result'; figures: TrainChildFigures }
   | { type: 'error'; code: string; message: string; details: Record<string, unknown> };
 
 /** The child's one message: the trainer's options, with the baseline already written as a CSV file. */
@@ -86,7 +92,8 @@ export async function trainLocally(
       request,
       signal,
     );
-    return { ...figures, onnx: await readFile(output) };
+    const entities = new Set(request.rows.map((row) => JSON.stringify(row.entity))).size;
+    return { ...figures, entities, onnx: await readFile(output) };
   } finally {
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }
@@ -111,7 +118,7 @@ function runChild(
   message: TrainChildRequest,
   request: LocalTrainingRequest,
   signal: AbortSignal,
-): Promise<TrainingFigures> {
+): Promise<TrainChildFigures> {
   const launch = childLaunch(import.meta.url, 'train-child');
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
@@ -119,7 +126,7 @@ function runChild(
       return;
     }
     const child = fork(launch.path, [], { execArgv: launch.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    let decided: { figures: TrainingFigures } | { error: CellwatchError } | undefined;
+    let decided: { figures: TrainChildFigures } | { error: CellwatchError } | undefined;
     let stderrTail = '';
     const decide = (outcome: NonNullable<typeof decided>): void => {
       if (decided) return;

@@ -26,7 +26,8 @@ async function train(request: TrainChildRequest): Promise<TrainChildReply> {
     figures: {
       durationS: report.durationS,
       rows: report.inputRows,
-      entities: report.entities,
+      // The trainer's "entities" counts normalisation buckets (with hour_of_day seasonality, entity and hour).
+      normalizationBuckets: report.entities,
       epochs: training?.epochs ?? 0,
       threshold: report.contract.scoring.threshold,
       validationLoss: training?.validationLoss ?? Number.NaN,
