@@ -11,6 +11,8 @@ import type { ErrorCounter } from './error-counter.js';
 import type { LoadedModel, Pipeline } from './pipeline.js';
 import type { ScorerServices } from './scorer.js';
 
+const TRAINING_CHECK_MS = 10_000;
+
 export interface LifecycleServices {
   scorer: ScorerServices & { samples: SampleStore };
   publishResult(body: PayloadBody<ModelResultPayload>): void;
@@ -25,6 +27,7 @@ export interface LifecycleServices {
 export class ModelLifecycle {
   private manager: ModelManager | undefined;
   private trainer: AutoTrainer | undefined;
+  private trainingTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly config: Readonly<Config>,
@@ -98,6 +101,12 @@ export class ModelLifecycle {
       log: this.log,
     });
     manager.enqueue(() => manager.publishState());
+    // A baseline can be complete before the trainer exists (a backlog read at start) or while no rows come
+    // (a source that ended): besides after each batch, training is looked for now and every 10 s.
+    const trainer = this.trainer;
+    const checkAll = () => pipelines.forEach((p) => trainer.check(p));
+    checkAll();
+    this.trainingTimer = setInterval(checkAll, TRAINING_CHECK_MS).unref();
   }
 
   handle(name: string, payload: Buffer): void {
@@ -112,6 +121,7 @@ export class ModelLifecycle {
 
   /** Stop a training in progress, then let a push or rollback in hand finish (bounded by the probe timeout). */
   async stop(): Promise<void> {
+    clearInterval(this.trainingTimer);
     this.trainer?.stop();
     await this.manager?.idle();
   }

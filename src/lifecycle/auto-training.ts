@@ -90,11 +90,12 @@ export class AutoTrainer {
     const nowMs = Date.now();
     if (!slot || slot.state === 'training' || nowMs < slot.nextCheckMs) return;
     slot.nextCheckMs = nowMs + CHECK_EVERY_MS;
-    if (host.active && host.active.origin !== 'local') return;
+    const { retrainEveryHours } = host.config.training;
+    // A pushed model always wins; a local one is trained again only when retraining is configured.
+    if (host.active && (host.active.origin !== 'local' || retrainEveryHours === 0)) return;
     const span = this.services.samples.span(host.name);
     if (!span) return;
     slot.baselineHours = (span.lastMs - span.firstMs) / HOUR_MS;
-    const { retrainEveryHours } = host.config.training;
     const due = host.active
       ? retrainEveryHours > 0 && span.lastMs - (slot.lastTrainedRowMs ?? 0) >= retrainEveryHours * HOUR_MS
       : slot.baselineHours >= slot.neededHours;
