@@ -222,7 +222,7 @@ describe(`model lifecycle over a real broker (${BROKER})`, () => {
     const config = {
       ...base,
       pipelines: [{ ...base.pipelines[0], features: ['a', 'b', 'c'], training: { baselineHours: BASELINE_HOURS } }],
-      models: { minCalibrationRows: 20 },
+      models: { minCalibrationRows: 20, allowUnsigned: true },
     };
     const central = await subscriber(broker.url, 'cw/S1/#', `central-auto-${Date.now()}`);
     cleanups.add(() => central.client.endAsync(true));
@@ -261,6 +261,19 @@ describe(`model lifecycle over a real broker (${BROKER})`, () => {
     };
     expect(incident.entity).toBe('S1/2');
     expect(on('anomaly').filter((b) => b.event === 'open').length).toBe(1);
+
+    // A pushed model takes precedence over the local one: an unsigned bundle (allowed on this site), sent to
+    // the whole fleet, replaces it.
+    const operator = await mqtt.connectAsync(broker.url, { clientId: `operator-auto-${Date.now()}` });
+    cleanups.add(() => operator.endAsync(true));
+    const { bytes } = await makeBundle(modelBytes(5), { pipeline: 'cells', goldenRows: 4 });
+    await operator.publishAsync('cw/all/command/model/push', bytes, { qos: 1 });
+    await until(() => on('model/result').length > 1, 30_000, 'the push result');
+    expect(on('model/result')[1]).toMatchObject({ action: 'push', result: 'accepted', version: 5 });
+    const pushed = () => (on('model/state').at(-1) as State).pipelines[0]?.active;
+    await until(() => pushed()?.origin === 'push', 10_000, 'the pushed model in model/state');
+    expect(pushed()).toMatchObject({ version: 5, modelId: 'cells-ae' });
+
     for (const m of central.received) validateMessage(m.topic, m.body);
     daemon.child.kill('SIGTERM');
     expect(await daemon.exited).toBe(0);
