@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/rng.js';
 import { scratchDir } from '../helpers.js';
-import { hourEnd, hourFileName, pmXml } from '../telecom/pm-fixture.js';
+import { hourEnd, hourFileName, pmVes, pmXml } from '../telecom/pm-fixture.js';
 import { hasMosquitto, startTestBroker, subscriber } from './broker.js';
 import { Cleanups, until, writeConfig } from './daemon.js';
 import { HOUR_MS, siteConfig, writeModel } from './fixture.js';
@@ -22,29 +22,48 @@ afterEach(() => cleanups.run());
  * 10 on cell 2 from hour 10 to 15. Cell 1's values come in a second measInfo block, in the older encoding.
  */
 function hourFile(hour: number, rng: Rng): string {
-  const value = (bad: boolean) => (bad ? 10 + rng.normal(0, 0.1) : rng.normal(0, 0.1)).toFixed(3);
-  const values = (cell: string) => {
-    const bad = cell === '2' && hour >= 10 && hour <= 15;
-    return [value(bad), value(bad), value(bad)];
-  };
+  const { cell1, cell2 } = hourValues(hour, rng);
   return pmXml({
     prolog: '<?xml-stylesheet type="text/xsl" href="MeasDataCollection.xsl"?>\n',
     periods: [
       {
         endTime: hourEnd(START_MS, hour).replace('Z', '+00:00'),
         infos: [
-          { id: 'Cell2', types: ['a', 'b', 'c'], values: [{ object: 'NRCellDU=2', values: values('2') }] },
-          { jobId: '7', types: ['a', 'b', 'c'], values: [{ object: 'NRCellDU=1', values: values('1') }] },
+          { id: 'Cell2', types: ['a', 'b', 'c'], values: [{ object: 'NRCellDU=2', values: cell2 }] },
+          { jobId: '7', types: ['a', 'b', 'c'], values: [{ object: 'NRCellDU=1', values: cell1 }] },
         ],
       },
     ],
   });
 }
 
+/** The same hour as the element manager's VES collector sends it: one perf3gpp event. */
+function hourEvent(hour: number, rng: Rng): string {
+  const { cell1, cell2 } = hourValues(hour, rng);
+  const values = [
+    { object: 'NRCellDU=1', values: cell1 },
+    { object: 'NRCellDU=2', values: cell2 },
+  ];
+  return pmVes({
+    beginMs: START_MS + hour * HOUR_MS,
+    durationS: 3600,
+    infos: [{ id: 'Cells', types: ['a', 'b', 'c'], values }],
+  });
+}
+
+function hourValues(hour: number, rng: Rng): { cell1: string[]; cell2: string[] } {
+  const value = (bad: boolean) => (bad ? 10 + rng.normal(0, 0.1) : rng.normal(0, 0.1)).toFixed(3);
+  const values = (cell: string) => {
+    const bad = cell === '2' && hour >= 10 && hour <= 15;
+    return [value(bad), value(bad), value(bad)];
+  };
+  return { cell2: values('2'), cell1: values('1') };
+}
+
 const BROKER = hasMosquitto() ? 'mosquitto' : 'embedded aedes';
 
 describe(`cellwatch run with a drop folder of 3GPP PM files (${BROKER})`, () => {
-  it('parses, buffers, scores, reports an incident over MQTT; quarantines a broken file and counts it', async () => {
+  it('parses XML and VES files, buffers, scores, reports an incident over MQTT; quarantines a broken file', async () => {
     const { dir, cleanup } = await scratchDir();
     cleanups.add(cleanup);
     const broker = await startTestBroker(dir);
@@ -55,9 +74,11 @@ describe(`cellwatch run with a drop folder of 3GPP PM files (${BROKER})`, () => 
     // The files are in the folder before the agent starts, as after a night without it.
     const rng = new Rng(5);
     for (let hour = 0; hour < HOURS; hour++) {
-      const text = hourFile(hour, rng);
       const name = hourFileName(START_MS, hour);
-      await writeFile(join(drop, hour === 20 ? `${name}.gz` : name), hour === 20 ? gzipSync(text) : text);
+      // Hour 12, inside the anomaly, comes as a VES event; hour 20 gzipped.
+      if (hour === 12) await writeFile(join(drop, name.replace(/\.xml$/, '.json')), hourEvent(hour, rng));
+      else if (hour === 20) await writeFile(join(drop, `${name}.gz`), gzipSync(hourFile(hour, rng)));
+      else await writeFile(join(drop, name), hourFile(hour, rng));
     }
     await writeFile(join(drop, 'redelivered.xml'), await readFile(join(drop, hourFileName(START_MS, 5))));
     await writeFile(join(drop, 'broken.xml'), hourFile(31, rng).slice(0, 400));
@@ -113,6 +134,12 @@ describe(`cellwatch run with a drop folder of 3GPP PM files (${BROKER})`, () => 
     expect(stored.all()).toEqual([
       { entity: 'S1/1', n: HOURS },
       { entity: 'S1/2', n: HOURS },
+    ]);
+    // The VES hour gave both cells their row, and cell 2's was scored as part of the incident.
+    const vesHour = db.prepare('SELECT entity, flagged FROM samples WHERE ts_ms = ? ORDER BY entity');
+    expect(vesHour.all(START_MS + 12 * HOUR_MS)).toEqual([
+      { entity: 'S1/1', flagged: 0 },
+      { entity: 'S1/2', flagged: 1 },
     ]);
   });
 });

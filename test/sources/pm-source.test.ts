@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -280,6 +281,22 @@ describe('PmSource counters and values', () => {
       [4, 1000],
       [6, NaN],
     ]);
+  });
+
+  it('quarantines a file whose cumulative counters feed no KPI, so it can be taken again once they do', async () => {
+    const ledger = new PmLedger(temp.db);
+    const wrong = await watch(cumulative(), context(['dl_mbps']), ledger);
+    await writeFile(join(drop, 'h0.xml'), bytesFile(0, '500'));
+    await waitFor('the quarantine', async () => existsSync(join(drop, 'quarantine', 'h0.xml.reason.txt')));
+    await wrong.source.stop();
+    expect(await readFile(join(drop, 'quarantine', 'h0.xml.reason.txt'), 'utf8')).toMatch(/^PM_UNMAPPED: none of/);
+    expect(wrong.sink.received).toEqual([]);
+
+    // Nothing of it was recorded: with the features fixed, the same file gives its row.
+    const fixed = await watch(cumulative(), context(features), ledger);
+    await rename(join(drop, 'quarantine', 'h0.xml'), join(drop, 'h0.xml'));
+    await waitFor('the row', () => fixed.sink.received.length === 1);
+    expect(fixed.sink.received[0]?.values).toEqual(Float64Array.from([NaN, 7]));
   });
 
   it('keeps a 64-bit counter above 2^53 exact through the buffer', async () => {

@@ -104,3 +104,49 @@ export function hourFileName(startMs: number, hour: number, suffix = 'S1'): stri
   const end = at(startMs + (hour + 1) * 3_600_000);
   return `A${begin.date}.${begin.time}+0000-${end.time}+0000_${suffix}.xml`;
 }
+
+export interface VesFixture {
+  /** measuredEntityDn of the collection. */
+  element?: string;
+  beginMs: number;
+  durationS: number;
+  infos: { id: string; types: string[]; values: FixtureValue[] }[];
+}
+
+/** The same measurements as a VES 7.x perf3gpp event (JSON), values written as sValue strings. */
+export function pmVes(file: VesFixture): string {
+  const endMs = file.beginMs + file.durationS * 1000;
+  const event = {
+    commonEventHeader: {
+      domain: 'perf3gpp',
+      eventId: `pm-${file.beginMs}`,
+      eventName: 'perf3gpp_Test_pmMeasResult',
+      sequence: 0,
+      priority: 'Normal',
+      version: '4.1',
+      vesEventListenerVersion: '7.2',
+      sourceName: 'S1',
+      reportingEntityName: 'ems-1',
+      startEpochMicrosec: file.beginMs * 1000,
+      lastEpochMicrosec: endMs * 1000,
+      timeZoneOffset: 'UTC+00:00',
+    },
+    perf3gppFields: {
+      perf3gppFieldsVersion: '1.0',
+      measDataCollection: {
+        granularityPeriod: file.durationS,
+        measuredEntityDn: file.element ?? 'SubNetwork=1,ManagedElement=S1',
+        measInfoList: file.infos.map((info) => ({
+          measInfoId: { sMeasInfoId: info.id },
+          measTypes: { sMeasTypesList: info.types },
+          measValuesList: info.values.map((v) => ({
+            measObjInstId: v.object,
+            suspectFlag: v.suspect ? 'true' : 'false',
+            measResults: v.values.map((value, i) => ({ p: i + 1, sValue: value })),
+          })),
+        })),
+      },
+    },
+  };
+  return JSON.stringify({ event }, null, 2);
+}

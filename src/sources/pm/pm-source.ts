@@ -122,8 +122,10 @@ export function refuseIfEmpty(read: ReadBlocks, built: BuiltRows): void {
   if (built.rows.length > 0 || (stats.blocks > 0 && stats.duplicateBlocks + stats.conflictBlocks === stats.blocks)) {
     return;
   }
-  // The first reading of cumulative counters gives no delta yet, but it is what the next file's delta needs.
-  if (built.ledger.counters.length > 0) return;
+  // The first reading of a cumulative counter a KPI uses gives no delta yet, but it is what the next file's
+  // delta needs. Readings of counters no KPI uses do not count: such a file would be taken with nothing from it.
+  const needed = new Set(built.neededCounters);
+  if (built.ledger.counters.some((c) => needed.has(c.counter))) return;
   if (read.blocks.length === 0) {
     if (read.skippedBlocks > 0) {
       throw new CellwatchError('PM_PERIOD', `all ${read.skippedBlocks} blocks skipped: ${read.firstBlockSkip}`);
