@@ -141,6 +141,26 @@ export class Link {
     };
   }
 
+  /**
+   * Every site's first answer to a fleet-wide command. Subscribe before the command is sent, then collect
+   * until waitMs: the broker cannot say how many sites there are, so the wait is the only end.
+   */
+  async fleetResults(action: 'push', want: Expected) {
+    const bySite = new Map<string, ModelResultPayload>();
+    this.client.on('message', (_topic, payload, packet) => {
+      if (packet.retain) return;
+      const r = parsed(payload, validResult);
+      if (r && r.action === action && matches(r, want) && !bySite.has(r.site)) bySite.set(r.site, r);
+    });
+    await this.subscribe(`${this.prefix}/+/model/result`);
+    return {
+      collect: async (waitMs: number): Promise<ModelResultPayload[]> => {
+        await this.guard(new Promise((resolve) => setTimeout(resolve, waitMs)));
+        return [...bySite.values()].sort((a, b) => a.site.localeCompare(b.site));
+      },
+    };
+  }
+
   /** The newest valid state per site within waitMs; retained ones arrive right after the subscription. */
   async states(filter: string, waitMs: number, oneSite: boolean) {
     const bySite = new Map<string, ModelStatePayload>();

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CellwatchError } from '../errors.js';
 import { decodeBundle } from '../lifecycle/bundle.js';
+import type { Manifest } from '../lifecycle/manifest.js';
 import type { ModelStatePayload } from '../report/payloads.js';
 import { FLEET } from '../report/topics.js';
 import {
@@ -28,7 +29,7 @@ export function registerModelFleet(model: Command): void {
     .description('send a bundle to one site (and wait for its verdict) or to every site')
     .argument('<bundle>', 'a .cwb bundle from model sign')
     .option('--site <site>', 'the site to send it to')
-    .option('--all', 'send it to every site (no waiting: each site answers on its own topic)')
+    .option('--all', 'send it to every site and list the answers that arrive within --wait-s')
     .option('--wait-s <s>', 'seconds to wait for the site result, 0 not to wait', integer(0, 86_400), 60)
     .option('--max-mb <mb>', 'refuse a bundle larger than this', integer(1, 256), 16);
   withLink(push).action((path: string, flags: PushFlags) => pushBundle(path, flags));
@@ -72,21 +73,52 @@ async function pushBundle(path: string, flags: PushFlags): Promise<void> {
   // A damaged file is refused here, not by every site it would reach.
   const { manifest } = decodeBundle(bytes);
   const named = `${manifest.modelId} v${manifest.version} for pipeline ${manifest.pipeline}`;
-  const wait = flags.site !== undefined && flags.waitS > 0;
+  const wait = flags.waitS > 0;
+  if (flags.all) {
+    await pushToFleet(topic, bytes, manifest, flags);
+    return;
+  }
   const answer = await session(flags, async (link) => {
     const results = wait ? await link.results(target, 'push', manifest) : undefined;
     await link.publish(topic, bytes);
     return results?.next(flags.waitS * 1000);
   });
-  const resultTopic = `${flags.prefix}/${flags.all ? '+' : target}/model/result`;
   if (flags.json) {
     const result = answer?.result ?? null;
     console.log(JSON.stringify({ topic, bytes: bytes.length, manifest: { ...manifest, golden: undefined }, result }));
   } else {
     console.log(`pushed ${path} (${named}, ${bytes.length} bytes) to ${topic}`);
-    if (!answer) console.log(`not waiting: results arrive per site on ${resultTopic}`);
+    if (!wait) console.log(`not waiting: the result arrives on ${flags.prefix}/${target}/model/result`);
   }
-  if (wait) report(target, 'push', answer, flags, `the bundle (${named})`);
+  if (wait) report(target, 'push', answer, flags, `the bundle (${named})`, manifest.pipeline);
+}
+
+/**
+ * Send to every site and list the answers that arrive within --wait-s. Sites that are offline answer when
+ * they reconnect; a site that does not run the pipeline refuses the bundle (BUNDLE_PIPELINE).
+ */
+async function pushToFleet(topic: string, bytes: Buffer, manifest: Manifest, flags: PushFlags): Promise<void> {
+  const results = await session(flags, async (link) => {
+    const answers = flags.waitS > 0 ? await link.fleetResults('push', manifest) : undefined;
+    await link.publish(topic, bytes);
+    return answers ? answers.collect(flags.waitS * 1000) : [];
+  });
+  const named = `${manifest.modelId} v${manifest.version} for pipeline ${manifest.pipeline}`;
+  if (results.some((r) => r.result === 'rejected')) process.exitCode = EXIT.model;
+  if (flags.json) {
+    console.log(JSON.stringify({ topic, bytes: bytes.length, manifest: { ...manifest, golden: undefined }, results }));
+    return;
+  }
+  console.log(`pushed ${named} (${bytes.length} bytes) to ${topic}`);
+  if (flags.waitS === 0) {
+    console.log(`not waiting: results arrive per site on ${flags.prefix}/+/model/result`);
+    return;
+  }
+  console.log(`${results.length} site(s) answered within ${flags.waitS} s; others answer when they next connect`);
+  if (results.length > 0) {
+    const rows = results.map((r) => [r.site, r.result, r.code ?? '-', r.message]);
+    console.log(grid([['site', 'result', 'code', 'message'], ...rows]));
+  }
 }
 
 async function rollbackPipeline(flags: RollbackFlags): Promise<void> {
@@ -99,11 +131,20 @@ async function rollbackPipeline(flags: RollbackFlags): Promise<void> {
   });
   if (flags.json) console.log(JSON.stringify({ topic, pipeline: flags.pipeline, result: answer?.result ?? null }));
   else console.log(`sent rollback of pipeline ${flags.pipeline} to ${topic}`);
-  if (flags.waitS > 0) report(site, 'rollback', answer, flags, `the rollback of pipeline ${flags.pipeline}`);
+  if (flags.waitS > 0) {
+    report(site, 'rollback', answer, flags, `the rollback of pipeline ${flags.pipeline}`, flags.pipeline);
+  }
 }
 
 /** Print the site's verdict and set the exit code; no verdict in time is an error of its own. */
-function report(site: string, action: string, answer: Answer | undefined, flags: WaitFlags, what: string): void {
+function report(
+  site: string,
+  action: string,
+  answer: Answer | undefined,
+  flags: WaitFlags,
+  what: string,
+  pipeline: string,
+): void {
   if (!answer) {
     throw new CellwatchError(
       'FLEET_TIMEOUT',
@@ -118,7 +159,7 @@ function report(site: string, action: string, answer: Answer | undefined, flags:
   if (r.result === 'rejected') process.exitCode = EXIT.model;
   if (flags.json) return;
   const model = r.modelId === null ? '' : ` ${r.modelId} v${r.version ?? '?'}`;
-  console.log(`site ${site}: ${action}${model} for pipeline ${r.pipeline ?? '?'}: ${r.result}`);
+  console.log(`site ${site}: ${action}${model} for pipeline ${r.pipeline ?? pipeline}: ${r.result}`);
   console.log(
     table([
       ['code', r.code ?? '-'],

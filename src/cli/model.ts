@@ -1,10 +1,11 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { CellwatchError } from '../errors.js';
 import { decodeBundle } from '../lifecycle/bundle.js';
 import { checkGolden, makeBundle } from '../lifecycle/make-bundle.js';
 import { generateKeyPair, readPrivateKey, readPublicKeys, verifyBundle } from '../lifecycle/signing.js';
-import { checkWritable } from '../io/output-file.js';
+import { checkWritable, writeFailure } from '../io/output-file.js';
 import { inputWidth } from '../model/contract.js';
 import { inspectModelBytes, MAX_MODEL_BYTES } from '../model/model-file.js';
 import { ModelSession } from '../model/session.js';
@@ -24,6 +25,10 @@ export function registerModel(program: Command): void {
     .requiredOption('--out <prefix>', 'path prefix of the two files, e.g. keys/fleet-2026')
     .action(async (flags: { out: string }) => {
       const pair = generateKeyPair();
+      // A new key usually goes into a new folder; made private, since it will hold the signing key.
+      await mkdir(dirname(flags.out), { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+        throw writeFailure(dirname(flags.out), err);
+      });
       await checkWritable(`${flags.out}.key`);
       // 'wx': never overwrite a signing key, whose loss would lock every site out of new models.
       await writeKey(`${flags.out}.key`, pair.privateKeyPem, 0o600);

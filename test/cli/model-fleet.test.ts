@@ -109,9 +109,9 @@ describe('cellwatch model push', () => {
     expect(out.result).toMatchObject({ action: 'push', result: 'rejected', code: 'BUNDLE_REPLAY', site: 'S1' });
   });
 
-  it('sends to the fleet topic with --all, not retained, and does not wait', async () => {
+  it('sends to the fleet topic with --all, not retained, and does not wait with --wait-s 0', async () => {
     const site = await fakeSite('p3');
-    const r = await runCli(['model', 'push', bundlePath, '--all', ...link('p3')]);
+    const r = await runCli(['model', 'push', bundlePath, '--all', ...link('p3'), '--wait-s', '0']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('results arrive per site on p3/+/model/result');
     await expect.poll(() => site.received.length).toBe(1);
@@ -121,6 +121,14 @@ describe('cellwatch model push', () => {
     const late = await fakeSite('p3');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(late.received).toHaveLength(0);
+  });
+
+  it('with --all lists the answers the sites give within --wait-s, and exits 4 if one refused', async () => {
+    await fakeSite('p6', () => [pushResult('rejected', { code: 'BUNDLE_PIPELINE', pipeline: null })]);
+    const r = await runCli(['model', 'push', bundlePath, '--all', ...link('p6'), '--wait-s', '2']);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stdout).toContain('1 site(s) answered within 2 s');
+    expect(r.stdout).toMatch(/^S1\s+rejected\s+BUNDLE_PIPELINE\s+not newer/m);
   });
 
   it('fails with FLEET_TIMEOUT when no result comes in time, saying the push stays queued', async () => {

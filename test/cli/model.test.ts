@@ -35,7 +35,10 @@ describe('cellwatch model keygen, sign, inspect', () => {
     const again = await runCli(['model', 'keygen', '--out', join(dir, 'fleet')]);
     expect(again.code).toBe(3);
     expect(again.stderr).toMatch(/fleet\.key exists: a key is never overwritten/);
-    await runCli(['model', 'keygen', '--out', join(dir, 'other')]);
+    // A folder that does not exist yet is made, private to its owner.
+    const nested = await runCli(['model', 'keygen', '--out', join(dir, 'keys', 'other')]);
+    expect(nested.code, nested.stderr).toBe(0);
+    expect((await stat(join(dir, 'keys'))).mode & 0o777).toBe(0o700);
 
     const sign = await runCli([
       'model',
@@ -54,7 +57,7 @@ describe('cellwatch model keygen, sign, inspect', () => {
       const r = await runCli(['model', 'inspect', join(dir, 'cells.cwb'), '--json', ...args]);
       return { code: r.code, report: JSON.parse(r.stdout || '{}') as Inspection };
     };
-    const trusted = await inspect('--trusted-key', `${join(dir, 'other.pub')},${join(dir, 'fleet.pub')}`);
+    const trusted = await inspect('--trusted-key', `${join(dir, 'keys', 'other.pub')},${join(dir, 'fleet.pub')}`);
     expect(trusted.code).toBe(0);
     expect(trusted.report).toMatchObject({
       manifest: { modelId: 'cells-ctx', version: 3, pipeline: 'cells' },
@@ -62,7 +65,7 @@ describe('cellwatch model keygen, sign, inspect', () => {
       golden: { status: 'passed', rows: 8 },
       model: { inputWidth: inputWidth(SMALL_LAYOUT), idMatches: true },
     });
-    expect((await inspect('--trusted-key', join(dir, 'other.pub'))).report.signature.status).toBe('untrusted key');
+    expect((await inspect('--trusted-key', join(dir, 'keys', 'other.pub'))).report.signature.status).toBe('untrusted key');
     expect((await inspect()).report.signature.status).toBe('not checked (no --trusted-key)');
 
     const text = await runCli(['model', 'inspect', join(dir, 'cells.cwb')]);
