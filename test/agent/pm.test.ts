@@ -63,7 +63,7 @@ function hourValues(hour: number, rng: Rng): { cell1: string[]; cell2: string[] 
 const BROKER = hasMosquitto() ? 'mosquitto' : 'embedded aedes';
 
 describe(`cellwatch run with a drop folder of 3GPP PM files (${BROKER})`, () => {
-  it('parses XML and VES files, buffers, scores, reports an incident over MQTT; quarantines a broken file', async () => {
+  it('parses XML and VES files, buffers, scores, reports an incident over MQTT; quarantines a bad file', async () => {
     const { dir, cleanup } = await scratchDir();
     cleanups.add(cleanup);
     const broker = await startTestBroker(dir);

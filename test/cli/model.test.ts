@@ -65,7 +65,9 @@ describe('cellwatch model keygen, sign, inspect', () => {
       golden: { status: 'passed', rows: 8 },
       model: { inputWidth: inputWidth(SMALL_LAYOUT), idMatches: true },
     });
-    expect((await inspect('--trusted-key', join(dir, 'keys', 'other.pub'))).report.signature.status).toBe('untrusted key');
+    expect((await inspect('--trusted-key', join(dir, 'keys', 'other.pub'))).report.signature.status).toBe(
+      'untrusted key',
+    );
     expect((await inspect()).report.signature.status).toBe('not checked (no --trusted-key)');
 
     const text = await runCli(['model', 'inspect', join(dir, 'cells.cwb')]);

@@ -287,7 +287,7 @@ describe('PmSource counters and values', () => {
     const ledger = new PmLedger(temp.db);
     const wrong = await watch(cumulative(), context(['dl_mbps']), ledger);
     await writeFile(join(drop, 'h0.xml'), bytesFile(0, '500'));
-    await waitFor('the quarantine', async () => existsSync(join(drop, 'quarantine', 'h0.xml.reason.txt')));
+    await waitFor('the quarantine', () => existsSync(join(drop, 'quarantine', 'h0.xml.reason.txt')));
     await wrong.source.stop();
     expect(await readFile(join(drop, 'quarantine', 'h0.xml.reason.txt'), 'utf8')).toMatch(/^PM_UNMAPPED: none of/);
     expect(wrong.sink.received).toEqual([]);
