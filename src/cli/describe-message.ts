@@ -1,4 +1,12 @@
-import type { AnomalyPayload, EventPayload, HealthPayload, StatusPayload, SummaryPayload } from '../report/payloads.js';
+import type {
+  AnomalyPayload,
+  EventPayload,
+  HealthPayload,
+  ModelResultPayload,
+  ModelStatePayload,
+  StatusPayload,
+  SummaryPayload,
+} from '../report/payloads.js';
 
 /** One line per message, as a person watching the broker would want to read it. */
 export function describeMessage(kind: string, text: string): string {
@@ -44,6 +52,23 @@ export function describeMessage(kind: string, text: string): string {
     case 'event': {
       const e = body as EventPayload;
       return `${tag}${e.event}: ${e.message}${replay}`;
+    }
+    case 'state': {
+      const m = body as ModelStatePayload;
+      const models = m.pipelines.map((p) => {
+        const a = p.active;
+        const model = a
+          ? `${a.modelId} v${a.version} (${a.origin})`
+          : p.training
+            ? `training ${p.training.state}`
+            : 'none';
+        return `${p.pipeline} ${model}`;
+      });
+      return `${tag}models: ${models.join(', ')}${replay}`;
+    }
+    case 'result': {
+      const r = body as ModelResultPayload;
+      return `${tag}${r.action} ${r.result}${r.code ? ` ${r.code}` : ''}: ${r.message}${replay}`;
     }
     default:
       return `${tag}${text.slice(0, 100)}`;
