@@ -10,7 +10,7 @@ const MAX_COMMAND_BYTES = 64 * 1024;
 
 export interface CommandServices {
   saveWindows(): void;
-  /** model/push and model/rollback: bundles are large, so their size limit is the model lifecycle's own. */
+  /** model/push (any size: the lifecycle applies its own limit) and model/rollback (within the command limit). */
   model(name: string, payload: Buffer): void;
   publish(body: PayloadBody<EventPayload>): void;
   errors: ErrorCounter;
@@ -35,10 +35,13 @@ export class CommandHandler {
       if (retained) {
         // A retained command comes back on every connection and would be applied again each time.
         this.reject(name, 'retained commands are ignored: publish commands without the retain flag', '');
-      } else if (name.startsWith('model/')) {
+      } else if (name === 'model/push') {
+        // Bundles are large: their limit is the model lifecycle's own (models.maxBundleMb).
         this.services.model(name, payload);
       } else if (payload.length > MAX_COMMAND_BYTES) {
         this.reject(name, `payload of ${payload.length} bytes is over ${MAX_COMMAND_BYTES}`, '');
+      } else if (name.startsWith('model/')) {
+        this.services.model(name, payload);
       } else if (name === 'maintenance') {
         this.maintenanceCommand(payload);
       } else {

@@ -63,7 +63,7 @@ export class ModelLifecycle {
     if (!active) return undefined;
     const state = await this.store.state(pipeline);
     const version = active.manifest.version;
-    const at = [...state.history].reverse().find((h) => h.version === version && h.action !== 'refused')?.at;
+    const at = [...state.history].reverse().find((h) => h.version === version)?.at;
     return {
       modelId: active.manifest.modelId,
       version,

@@ -101,7 +101,15 @@ export class AutoTrainer {
       : slot.baselineHours >= slot.neededHours;
     if (!due) return;
     slot.state = 'training';
-    this.services.manager.enqueue(() => this.train(host, slot, span.lastMs));
+    // Training runs beside the manager's queue (pushes and rollbacks go on meanwhile); only the activation
+    // of its result waits for its turn in it.
+    void this.train(host, slot, span.lastMs);
+    this.publishState();
+  }
+
+  private publishState(): void {
+    const { manager } = this.services;
+    manager.enqueue(() => manager.publishState());
   }
 
   stop(): void {
@@ -132,26 +140,29 @@ export class AutoTrainer {
         },
         this.abort.signal,
       );
-      if (host.active && host.active.origin === 'push') {
-        log.info({ pipeline: host.name }, 'on-device model dropped: a pushed model arrived meanwhile');
-        slot.state = 'idle';
-        return;
-      }
       await probeModel(result.onnx, { timeoutMs: this.services.probeTimeoutMs, maxRssMb: this.services.probeMaxRssMb });
       const { manifest } = await makeBundle(result.onnx, { pipeline: host.name, goldenRows: 0 });
-      slot.lastTrainedAt = new Date().toISOString();
-      slot.lastTrainedRowMs = lastMs;
-      slot.state = 'idle';
-      const trainingS = Math.round((performance.now() - started) / 100) / 10;
       const { onnx, ...figures } = result;
-      await manager.activate(host, { manifest, onnx, keyId: null, origin: 'local' }, { ...figures, trainingS });
+      await manager.exclusive(async () => {
+        slot.state = 'idle';
+        if (host.active && host.active.origin === 'push') {
+          log.info({ pipeline: host.name }, 'on-device model dropped: a pushed model arrived meanwhile');
+          return;
+        }
+        slot.lastTrainedAt = new Date().toISOString();
+        slot.lastTrainedRowMs = lastMs;
+        const trainingS = Math.round((performance.now() - started) / 100) / 10;
+        await manager.activate(host, { manifest, onnx, keyId: null, origin: 'local' }, { ...figures, trainingS });
+      });
     } catch (err) {
+      if (this.abort.signal.aborted) return; // the agent is stopping: not a failure to report
       slot.state = 'failed';
       slot.nextCheckMs = Date.now() + RETRY_AFTER_MS;
       const failure = isCellwatchError(err)
         ? err
         : new CellwatchError('MODEL_TRAIN', `on-device training failed: ${(err as Error).message}`);
       manager.refuse('local_training', { pipeline: host.name }, failure);
+      this.publishState();
     }
   }
 }

@@ -79,6 +79,16 @@ export class ModelManager {
     return this.queue;
   }
 
+  /** Run a task after the ones in hand and wait for it; its failure is the caller's to report. */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(task);
+    this.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
   /** Run one lifecycle task after the ones before it; a failure is published by the task, never thrown. */
   enqueue(task: () => Promise<void>): void {
     this.queue = this.queue.then(task).catch((err: unknown) => {
@@ -113,10 +123,19 @@ export class ModelManager {
         maxRssMb: this.config.probeMaxRssMb,
       });
       checkKpis(host, probe.kpis);
+      // The manifest is signed, the metadata is what runs: a bundle whose two disagree is refused whole.
+      if (probe.modelId !== manifest.modelId || probe.modelVersion !== manifest.version) {
+        throw new CellwatchError(
+          'BUNDLE_FORMAT',
+          `the manifest names ${manifest.modelId} v${manifest.version}, the model's own metadata ` +
+            `${probe.modelId} v${probe.modelVersion}`,
+          { modelId: probe.modelId, modelVersion: probe.modelVersion },
+        );
+      }
       const candidate = { manifest, onnx: bundle.onnx, keyId: bundle.keyId ?? null, origin: 'push' as const };
       await this.activate(host, candidate, { probe });
     } catch (err) {
-      if (named) await store.recordRefusal(named.pipeline, named.version).catch(() => undefined);
+      // A refusal changes nothing on disk (it is reported and counted): a flood of bad pushes costs no writes.
       this.refuse('push', named, err);
     }
   }

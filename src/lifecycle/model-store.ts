@@ -53,7 +53,7 @@ const StateSchema = Type.Object(
       Type.Object(
         {
           version: Type.Integer({ minimum: 1 }),
-          action: Type.Union([Type.Literal('activated'), Type.Literal('rolled_back'), Type.Literal('refused')]),
+          action: Type.Union([Type.Literal('activated'), Type.Literal('rolled_back')]),
           at: Type.String(),
         },
         { additionalProperties: false },
@@ -163,9 +163,13 @@ export class ModelStore {
       if (state.active?.version === version) return entry;
 
       const replaced = state.active ? [state.active.version] : [];
+      // The rollback chain: what the active version replaced, then what that replaced... as far as versions
+      // are kept. Only versions on disk are on it, so model/state never offers a target that is gone.
+      const onDisk = new Set(stored.map((e) => e.manifest.version));
+      const chain = [...replaced, ...state.previous].filter((v) => v !== version && onDisk.has(v));
       const next: StoreState = {
         active: { version, file: basename(entry.onnxPath) },
-        previous: [...replaced, ...state.previous.filter((v) => v !== version)].slice(0, HISTORY_LIMIT),
+        previous: [...new Set(chain)].slice(0, this.keepVersions - 1),
         highestVersion: Math.max(state.highestVersion, version, stored[0]?.manifest.version ?? 0),
         history: withEntry(state.history, version, 'activated'),
       };
@@ -196,14 +200,6 @@ export class ModelStore {
         history: withEntry(state.history, to, 'rolled_back'),
       });
       return { from: state.active.version, to };
-    });
-  }
-
-  /** Note in the history that a bundle for this version was refused (a replay, a failed golden check...). */
-  async recordRefusal(pipeline: string, version: number): Promise<void> {
-    await this.run(pipeline, true, async (folder) => {
-      const state = await this.loadState(folder, pipeline);
-      await saveState(folder, { ...state, history: withEntry(state.history, version, 'refused') });
     });
   }
 
@@ -323,10 +319,19 @@ export class ModelStore {
     return emptyState();
   }
 
-  /** Delete versions beyond the newest keepVersions, except the active one and the next rollback target. */
+  /**
+   * Bring the folder down to keepVersions, oldest first, among versions older than the active one that are
+   * not on its rollback chain (abandoned by a rollback, or stored and never activated). The active version,
+   * its chain and newer versions (a push on its way to activation) stay. highestVersion remembers every
+   * version, so none that is deleted can be replayed.
+   */
   private async prune(folder: string, stored: StoredModel[], state: StoreState): Promise<void> {
-    const kept = new Set([state.active?.version, state.previous[0]]);
-    const doomed = stored.slice(this.keepVersions).filter((e) => !kept.has(e.manifest.version));
+    const activeVersion = state.active?.version ?? Number.POSITIVE_INFINITY;
+    const kept = new Set([state.active?.version, ...state.previous]);
+    const candidates = stored
+      .filter((e) => e.manifest.version < activeVersion && !kept.has(e.manifest.version))
+      .sort((a, b) => a.manifest.version - b.manifest.version);
+    const doomed = candidates.slice(0, Math.max(0, stored.length - this.keepVersions));
     try {
       // The manifest goes first: a crash in between leaves an ONNX orphan, which prepare() removes.
       for (const entry of doomed) {

@@ -111,7 +111,6 @@ describe('ModelStore', () => {
     const missing = await rejection(() => store.activate('cells', 9));
     expect(missing).toMatchObject({ code: 'MODEL_STORE', details: { version: 9 } });
 
-    await store.recordRefusal('cells', 2);
     const history = (await store.state('cells')).history.map((h) => `${h.action}:${h.version}`);
     expect(history).toEqual([
       'activated:1',
@@ -120,7 +119,6 @@ describe('ModelStore', () => {
       'rolled_back:2',
       'rolled_back:1',
       'activated:3',
-      'refused:2',
     ]);
   });
 
@@ -134,34 +132,33 @@ describe('ModelStore', () => {
     });
   });
 
-  it('prunes beyond keepVersions but keeps the active version and the rollback target', async () => {
-    const store = openStore(2);
+  it('keeps the active version and its rollback chain, keepVersions in all, and nothing else', async () => {
+    const store = openStore(3);
     const versions = await Promise.all([1, 2, 3, 4, 5].map((v) => version(v)));
     await activateAll(store, versions.slice(0, 2));
     // Storing alone prunes nothing.
-    for (const v of versions.slice(2)) await store.put(v.manifest, v.onnx, PUSHED);
-    expect((await store.versions('cells')).map((v) => v.manifest.version)).toEqual([5, 4, 3, 2, 1]);
+    for (const v of versions.slice(2, 4)) await store.put(v.manifest, v.onnx, PUSHED);
+    expect((await store.versions('cells')).map((v) => v.manifest.version)).toEqual([4, 3, 2, 1]);
 
     await store.activate('cells', 3);
-    // The newest two (5, 4), active 3 and its rollback target 2 stay; only 1 goes, both of its files.
+    // 3 active, rollback chain 2 then 1; 4, newer and never activated (a push on its way), stays for now.
     expect((await store.state('cells')).previous).toEqual([2, 1]);
-    expect((await store.versions('cells')).map((v) => v.manifest.version)).toEqual([5, 4, 3, 2]);
+    expect((await store.versions('cells')).map((v) => v.manifest.version)).toEqual([4, 3, 2, 1]);
+
+    // Activating 5 leaves room for two targets: 1 leaves the chain, and 1 and 4 (never active) go, both files.
+    await activateAll(store, [versions[4]!]);
+    expect((await store.state('cells')).previous).toEqual([3, 2]);
+    expect((await store.versions('cells')).map((v) => v.manifest.version)).toEqual([5, 3, 2]);
     const names = await files();
-    expect(names.filter((n) => n.startsWith('v1-'))).toEqual([]);
-    expect(names.filter((n) => n.endsWith('.onnx'))).toHaveLength(4);
-    expect(names.filter((n) => n.endsWith('.manifest.json'))).toHaveLength(4);
-
+    expect(names.filter((n) => n.startsWith('v4-') || n.startsWith('v1-'))).toEqual([]);
+    expect(names.filter((n) => n.endsWith('.onnx'))).toHaveLength(3);
+    expect(names.filter((n) => n.endsWith('.manifest.json'))).toHaveLength(3);
+    expect(await store.rollback('cells')).toEqual({ from: 5, to: 3 });
     expect(await store.rollback('cells')).toEqual({ from: 3, to: 2 });
-    // The next target (1) was pruned: refused, and the active model stays.
-    const pruned = await rejection(() => store.rollback('cells'));
-    expect(pruned).toMatchObject({ code: 'MODEL_STORE', details: { version: 1 } });
-    expect(pruned.message).toMatch(/no longer holds version 1/);
-    expect((await store.active('cells'))?.manifest.version).toBe(2);
-
-    // Activating the newest: 3 is neither among the newest two, active nor the rollback target.
-    await store.activate('cells', 5);
-    expect((await store.versions('cells')).map((v) => v.manifest.version)).toEqual([5, 4, 2]);
-    expect(await store.rollback('cells')).toEqual({ from: 5, to: 2 });
+    const none = await rejection(() => store.rollback('cells'));
+    expect(none).toMatchObject({ code: 'MODEL_STORE', details: { active: 2 } });
+    expect(none.message).toMatch(/no earlier model/);
+    expect(await store.highestVersion('cells')).toBe(5);
     expect(faults).toEqual([]);
   });
 
