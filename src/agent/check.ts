@@ -2,7 +2,7 @@ import { PmLedger } from '../buffer/pm-ledger.js';
 import { AUTO_MODEL, type Config, type PipelineConfig } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import { MaintenanceCalendar } from '../detect/maintenance.js';
-import { readPublicKeys } from '../lifecycle/signing.js';
+import { modelsTrust } from '../lifecycle/models-config.js';
 import { pmRowBuilder } from '../sources/pm/pm-source.js';
 import { linkOptions } from './link-options.js';
 import { loadPipelineModel } from './scorer.js';
@@ -28,7 +28,7 @@ function checkPmSource(pipeline: PipelineConfig, features: readonly string[]): v
 export async function checkConfiguration(config: Config, secrets: Secrets): Promise<string[]> {
   const will = () => ({ topic: '', payload: '', qos: 0 as const, retain: false });
   await linkOptions(config, secrets, will);
-  await readPublicKeys(config.models.trustedKeys);
+  await modelsTrust(config);
   MaintenanceCalendar.fromConfig(config.maintenance);
   const lines: string[] = [];
   for (const pipeline of config.pipelines) {

@@ -5,7 +5,8 @@ import { AutoTrainer } from '../lifecycle/auto-training.js';
 import { initialModel } from '../lifecycle/initial-model.js';
 import { ModelManager } from '../lifecycle/model-manager.js';
 import { ModelStore } from '../lifecycle/model-store.js';
-import { readPublicKeys, type TrustOptions } from '../lifecycle/signing.js';
+import { modelsTrust } from '../lifecycle/models-config.js';
+import type { TrustOptions } from '../lifecycle/signing.js';
 import type { ModelResultPayload, ModelStatePayload, PayloadBody } from '../report/payloads.js';
 import type { ErrorCounter } from './error-counter.js';
 import type { LoadedModel, Pipeline } from './pipeline.js';
@@ -40,11 +41,7 @@ export class ModelLifecycle {
   /** Read the trusted keys (a bad key file stops the start, as a bad config does) and open the store. */
   static async create(config: Readonly<Config>, errors: ErrorCounter, log: Logger): Promise<ModelLifecycle> {
     const { models } = config;
-    const trust: TrustOptions = {
-      trustedKeys: await readPublicKeys(models.trustedKeys),
-      allowUnsigned: models.allowUnsigned,
-      maxBytes: Math.floor(models.maxBundleMb * 2 ** 20),
-    };
+    const trust = await modelsTrust(config);
     if (models.allowUnsigned) log.warn({ setting: 'models.allowUnsigned' }, 'unsigned model bundles are accepted');
     const store = new ModelStore(models.dir as string, models.keepVersions, (err) => {
       errors.count(err.code);
