@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SampleStore } from '../buffer/samples.js';
 import type { Config, PipelineConfig } from '../config/schema.js';
@@ -5,6 +6,7 @@ import { AutoTrainer } from '../lifecycle/auto-training.js';
 import { initialModel } from '../lifecycle/initial-model.js';
 import { ModelManager } from '../lifecycle/model-manager.js';
 import { ModelStore } from '../lifecycle/model-store.js';
+import { PushInbox } from '../lifecycle/push-inbox.js';
 import { modelsTrust } from '../lifecycle/models-config.js';
 import type { TrustOptions } from '../lifecycle/signing.js';
 import type { ModelResultPayload, ModelStatePayload, PayloadBody } from '../report/payloads.js';
@@ -29,6 +31,7 @@ export class ModelLifecycle {
   private manager: ModelManager | undefined;
   private trainer: AutoTrainer | undefined;
   private trainingTimer: NodeJS.Timeout | undefined;
+  private readonly inbox: PushInbox;
 
   private constructor(
     private readonly config: Readonly<Config>,
@@ -36,7 +39,9 @@ export class ModelLifecycle {
     private readonly trust: TrustOptions,
     private readonly errors: ErrorCounter,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.inbox = new PushInbox(join(config.models.dir as string, '.inbox'));
+  }
 
   /** Read the trusted keys (a bad key file stops the start, as a bad config does) and open the store. */
   static async create(config: Readonly<Config>, errors: ErrorCounter, log: Logger): Promise<ModelLifecycle> {
@@ -98,6 +103,10 @@ export class ModelLifecycle {
       log: this.log,
     });
     manager.enqueue(() => manager.publishState());
+    // Pushes an earlier run took and did not answer (it was killed while checking them) are answered now.
+    for (const { path, payload } of this.inbox.pending()) {
+      manager.handle('model/push', payload, () => this.inbox.release(path));
+    }
     // A baseline can be complete before the trainer exists (a backlog read at start) or while no rows come
     // (a source that ended): besides after each batch, training is looked for now and every 10 s.
     const trainer = this.trainer;
@@ -106,8 +115,13 @@ export class ModelLifecycle {
     this.trainingTimer = setInterval(checkAll, TRAINING_CHECK_MS).unref();
   }
 
+  /** Called from the MQTT message handler: a push is on disk before the broker is told it arrived. */
   handle(name: string, payload: Buffer): void {
-    this.manager?.handle(name, payload);
+    const manager = this.manager;
+    if (!manager) return;
+    // An oversize bundle is refused unread; it is not worth a write.
+    const kept = name === 'model/push' && payload.length <= this.trust.maxBytes ? this.inbox.keep(payload) : undefined;
+    manager.handle(name, payload, () => this.inbox.release(kept));
   }
 
   /** After every scored batch of a pipeline. */

@@ -68,8 +68,8 @@ export class ModelManager {
   ) {}
 
   /** A command on <prefix>/<site>/command/model/<name> or the fleet-wide topic. */
-  handle(name: string, payload: Buffer): void {
-    if (name === 'model/push') this.enqueue(() => this.push(payload));
+  handle(name: string, payload: Buffer, answered: () => void = () => undefined): void {
+    if (name === 'model/push') this.enqueue(() => this.push(payload).finally(answered));
     else if (name === 'model/rollback') this.enqueue(() => this.rollbackCommand(payload));
     else this.refuse('push', undefined, new CellwatchError('COMMAND_INVALID', `unknown model command "${name}"`));
   }

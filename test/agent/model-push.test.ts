@@ -1,4 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -85,6 +86,7 @@ async function setUp() {
     await until(() => results().length > before, 30_000, `a result for ${name}`);
     return results()[before]!;
   };
+  const operatorPublish = (payload: Buffer) => operator.publishAsync('cw/S1/command/model/push', payload, { qos: 1 });
   const privateKey = createPrivateKey(trusted.privateKeyPem);
   const sign = async (onnx: Uint8Array) =>
     (await makeBundle(onnx, { pipeline: 'cells', goldenRows: 4, privateKey })).bytes;
@@ -100,6 +102,7 @@ async function setUp() {
     states,
     lastHealth,
     command,
+    operatorPublish,
     sign,
   };
 }
@@ -210,6 +213,31 @@ describe(`model lifecycle over a real broker (${BROKER})`, () => {
     daemon.child.kill('SIGTERM');
     expect(await daemon.exited).toBe(0);
   }, 240_000);
+
+  it('answers a push it was checking when it was killed, after the restart', async () => {
+    const site = await setUp();
+    const first = cleanups.daemon(site.configPath);
+    await until(() => site.states().length > 0, 30_000, 'the first model/state');
+    const inbox = join(site.dir, 'state', 'models', '.inbox');
+    // The memory bomb keeps the probe busy for about a second: long enough to kill the agent meanwhile.
+    const slow = rawBundle(
+      modelBytes(2, { bombFloats: 300_000_000 }),
+      { pipeline: 'cells', version: 2 },
+      site.privateKey,
+    );
+    await site.operatorPublish(slow);
+    await until(() => existsSync(inbox) && readdirSync(inbox).some((n) => n.endsWith('.cwb')), 10_000, 'the inbox');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(site.results()).toEqual([]);
+
+    const second = cleanups.daemon(site.configPath);
+    await until(() => site.results().length > 0, 30_000, 'the result after the restart');
+    expect(site.results()[0]).toMatchObject({ action: 'push', result: 'rejected', code: 'MODEL_PROBE', version: 2 });
+    await until(() => readdirSync(inbox).length === 0, 10_000, 'the inbox emptied');
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  }, 120_000);
 
   it('a site without a model learns its own from a replayed baseline, reports it and starts reporting', async () => {
     const { dir, cleanup } = await scratchDir();
