@@ -35,6 +35,10 @@ export async function linkOptions(config: Config, secrets: Secrets, will: () => 
     },
     keepaliveS: mqtt.keepaliveS,
     sessionExpiryS: mqtt.sessionExpiryS,
+    // The largest command is a bundle. A push somewhat over maxBundleMb (a mistake) still arrives and is
+    // refused with BUNDLE_SIZE on model/result; one past four times it (an attack, or a wrong file) is dropped
+    // by the broker and never takes the agent's memory.
+    maximumPacketBytes: Math.ceil(4 * config.models.maxBundleMb * 2 ** 20) + 64 * 1024,
     connectTimeoutMs: mqtt.connectTimeoutMs,
     reconnectMinMs: mqtt.reconnectMinMs,
     reconnectMaxMs: mqtt.reconnectMaxMs,

@@ -20,6 +20,11 @@ export interface LinkOptions {
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean; servername?: string };
   keepaliveS: number;
   sessionExpiryS: number;
+  /**
+   * MQTT 5: the largest packet this client takes. The broker drops a larger message for this client instead
+   * of delivering it, so an oversize push never reaches the agent's memory (3.1.1 has no such limit).
+   */
+  maximumPacketBytes?: number;
   connectTimeoutMs: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
@@ -90,7 +95,14 @@ export class MqttLink {
       username: options.username,
       password: options.password,
       will: { topic: will.topic, payload: Buffer.from(will.payload), qos: will.qos, retain: will.retain },
-      ...(options.protocolVersion === 5 ? { properties: { sessionExpiryInterval: options.sessionExpiryS } } : {}),
+      ...(options.protocolVersion === 5
+        ? {
+            properties: {
+              sessionExpiryInterval: options.sessionExpiryS,
+              ...(options.maximumPacketBytes === undefined ? {} : { maximumPacketSize: options.maximumPacketBytes }),
+            },
+          }
+        : {}),
       ...(options.tls ?? {}),
     };
     const client = mqtt.connect(options.url, clientOptions);
