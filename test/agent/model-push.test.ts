@@ -195,6 +195,8 @@ describe(`model lifecycle over a real broker (${BROKER})`, () => {
 
     const rolledBack = await site.command('rollback', JSON.stringify({ pipeline: 'cells' }));
     expect(rolledBack).toMatchObject({ action: 'rollback', result: 'rolled_back', version: 1, code: 'MODEL_ROLLBACK' });
+    // model/state follows the result: wait for it rather than assume the order of arrival.
+    await until(() => site.states().at(-1)!.pipelines[0]!.active?.version === 1, 10_000, 'state v1');
     expect(site.states().at(-1)!.pipelines[0]!.active).toMatchObject({ version: 1, origin: 'config' });
     expect((await site.command('push', good)).code).toBe('BUNDLE_REPLAY');
 
