@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CellwatchError } from '../errors.js';
+import { CellwatchError, isCellwatchError, type ErrorCode } from '../errors.js';
 
 /** How to start a Node child process on a module: its path and the Node options it needs. */
 export interface ChildLaunch {
@@ -32,4 +32,38 @@ export function childLaunch(callerUrl: string, relativeBase: string): ChildLaunc
     });
   }
   return { path, execArgv: ['--import', loader] };
+}
+
+/** A child's reply when its work threw: the coded error, as plain data that crosses the IPC channel. */
+export interface ChildErrorReply {
+  type: 'error';
+  code: string;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+/**
+ * The child's side: take the one request the parent sends, reply with the result or the error it threw, and
+ * exit once the reply is out. An error without a code is reported under `fallbackCode`.
+ */
+export function serveOneRequest<Request, Reply>(
+  work: (request: Request) => Promise<Reply>,
+  fallbackCode: ErrorCode,
+): void {
+  process.once('message', (request: Request) => {
+    void work(request)
+      .catch((err: unknown) => errorReply(err, fallbackCode))
+      .then((reply) => {
+        process.send?.(reply, () => process.exit(0));
+      });
+  });
+}
+
+function errorReply(err: unknown, fallbackCode: ErrorCode): ChildErrorReply {
+  if (isCellwatchError(err)) {
+    // Details cross the IPC channel: keep only what structured cloning takes as plain data.
+    const details = JSON.parse(JSON.stringify(err.details ?? {})) as Record<string, unknown>;
+    return { type: 'error', code: err.code, message: err.message, details };
+  }
+  return { type: 'error', code: fallbackCode, message: (err as Error).message ?? String(err), details: {} };
 }

@@ -3,8 +3,8 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { CellwatchError, isCellwatchError } from '../errors.js';
-import { childLaunch } from './child-launch.js';
+import { CellwatchError } from '../errors.js';
+import { childLaunch, type ChildErrorReply } from './child-launch.js';
 
 /** One buffered row to train on. */
 export interface TrainingRow {
@@ -45,9 +45,7 @@ export interface TrainingFigures {
 /** The trainer's figures, as train-child.ts sends them back (the model itself stays on disk). */
 export type TrainChildFigures = Omit<TrainingFigures, 'entities'>;
 
-export type TrainChildReply =
-  | { type: 'result'; figures: TrainChildFigures }
-  | { type: 'error'; code: string; message: string; details: Record<string, unknown> };
+export type TrainChildReply = { type: 'result'; figures: TrainChildFigures } | ChildErrorReply;
 
 /** The child's one message: the trainer's options, with the baseline already written as a CSV file. */
 export interface TrainChildRequest {
@@ -154,7 +152,8 @@ function runChild(
     });
     child.on('message', (reply: TrainChildReply) => {
       if (reply.type === 'result') decide({ figures: reply.figures });
-      else decide({ error: childError(reply) });
+      // The trainer's own coded error (too few rows, say) is kept in the details as the cause.
+      else decide({ error: trainFailure(reply.message, { cause: reply.code, ...reply.details }) });
     });
     child.on('error', (err) => decide({ error: trainFailure(err.message) }));
     child.on('close', (exitCode, killedBy) => {
@@ -164,10 +163,4 @@ function runChild(
     });
     child.send(message);
   });
-}
-
-/** The trainer's own coded error (too few rows, say) is kept, as MODEL_TRAIN with the code in its details. */
-function childError(reply: Extract<TrainChildReply, { type: 'error' }>): CellwatchError {
-  const err = trainFailure(reply.message, { cause: reply.code, ...reply.details });
-  return isCellwatchError(err) ? err : trainFailure(String(reply.message));
 }

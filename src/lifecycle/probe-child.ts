@@ -1,6 +1,7 @@
-import { CellwatchError, isCellwatchError } from '../errors.js';
+import { CellwatchError } from '../errors.js';
 import { ModelSession } from '../model/session.js';
 import { Rng } from '../rng.js';
+import { serveOneRequest } from './child-launch.js';
 import { checkGolden } from './make-bundle.js';
 import type { ProbeReply, ProbeRequest } from './probe.js';
 
@@ -55,19 +56,4 @@ async function probe(request: ProbeRequest): Promise<ProbeReply> {
   }
 }
 
-function errorReply(err: unknown): ProbeReply {
-  if (isCellwatchError(err)) {
-    // Details cross the IPC channel: keep only what structured cloning takes as plain data.
-    const details = JSON.parse(JSON.stringify(err.details ?? {})) as Record<string, unknown>;
-    return { type: 'error', code: err.code, message: err.message, details };
-  }
-  return { type: 'error', code: 'MODEL_RUNTIME', message: (err as Error).message ?? String(err), details: {} };
-}
-
-process.once('message', (message: ProbeRequest) => {
-  void probe(message)
-    .catch(errorReply)
-    .then((reply) => {
-      process.send?.(reply, () => process.exit(0));
-    });
-});
+serveOneRequest(probe, 'MODEL_RUNTIME');

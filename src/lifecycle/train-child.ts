@@ -1,5 +1,5 @@
-import { isCellwatchError } from '../errors.js';
 import { TRAIN_DEFAULTS, trainModel, variantShape } from '../train/train.js';
+import { serveOneRequest } from './child-launch.js';
 import type { TrainChildReply, TrainChildRequest } from './local-training.js';
 
 /**
@@ -35,18 +35,4 @@ async function train(request: TrainChildRequest): Promise<TrainChildReply> {
   };
 }
 
-function errorReply(err: unknown): TrainChildReply {
-  if (isCellwatchError(err)) {
-    const details = JSON.parse(JSON.stringify(err.details ?? {})) as Record<string, unknown>;
-    return { type: 'error', code: err.code, message: err.message, details };
-  }
-  return { type: 'error', code: 'MODEL_TRAIN', message: (err as Error).message ?? String(err), details: {} };
-}
-
-process.once('message', (message: TrainChildRequest) => {
-  void train(message)
-    .catch(errorReply)
-    .then((reply) => {
-      process.send?.(reply, () => process.exit(0));
-    });
-});
+serveOneRequest(train, 'MODEL_TRAIN');
