@@ -69,6 +69,8 @@ export const ERROR_CODES = {
   MODEL_ROLLBACK: 'a model was rolled back: by command, or because it failed or flagged too many rows after activation',
   MODEL_TRAIN: 'on-device training failed or gave no usable model',
   FLEET_TIMEOUT: 'a site did not answer a model push or rollback within the wait',
+  SERVICE_NOTIFY: 'a readiness, status or watchdog notification could not be sent to the service manager',
+  SERVICE_UNHEALTHY: 'the daemon withholds its watchdog ping: the buffer stopped answering or scoring is stuck',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -16,10 +16,12 @@ import { MqttLink } from '../report/mqtt-link.js';
 import { Topics } from '../report/topics.js';
 import { VERSION } from '../version.js';
 import { isCellwatchError } from '../errors.js';
+import type { Liveness } from '../service/watchdog.js';
 import { CommandHandler } from './commands.js';
 import { ErrorCounter } from './error-counter.js';
 import { HealthReporter } from './health.js';
 import { linkOptions } from './link-options.js';
+import { checkLiveness } from './liveness.js';
 import { ModelLifecycle } from './model-lifecycle.js';
 import { Pipeline } from './pipeline.js';
 
@@ -266,6 +268,16 @@ export class Agent {
   sourcesEnded(): boolean {
     const finite = (this.running?.pipelines ?? []).filter((p) => p.finite);
     return finite.length > 0 && finite.every((p) => p.ended);
+  }
+
+  /** For the service watchdog: the buffer answers and no pipeline's scoring is stuck. */
+  liveness(nowMs: number): Liveness {
+    const running = this.running;
+    return running ? checkLiveness(running.db, running.pipelines, nowMs) : { healthy: false, reason: 'not running' };
+  }
+
+  get brokerConnected(): boolean {
+    return this.running?.link.connected ?? false;
   }
 
   /** Bytes the buffer uses, for health. */

@@ -50,6 +50,8 @@ export class Pipeline implements SourceSink {
   private issuesLogged = 0;
   /** Batches run one after another, whoever calls: the featurizer's per-entity state needs row order. */
   private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private progressAtMs = Date.now();
 
   constructor(
     readonly config: PipelineConfig,
@@ -130,7 +132,7 @@ export class Pipeline implements SourceSink {
    * Windows and statistics are rebuilt from the buffer; rows buffered while there was no model stay unscored.
    */
   swap(next: LoadedModel): Promise<void> {
-    const run = this.queue.then(async () => {
+    return this.enqueue(async () => {
       const kpis = next.session.info.contract.layout.kpis;
       if (kpis.join('\n') !== this.features.join('\n')) {
         throw pipelineError(this.name, 'a new model must have the pipeline features as KPIs', {
@@ -145,8 +147,6 @@ export class Pipeline implements SourceSink {
       await before?.close();
       this.services.log.info({ pipeline: this.name, model: scorer.modelLabel }, 'model swapped');
     });
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   /**
@@ -171,9 +171,23 @@ export class Pipeline implements SourceSink {
   }
 
   samples(batch: Sample[]): Promise<void> {
-    const run = this.queue.then(() => this.take(batch));
+    return this.enqueue(() => this.take(batch));
+  }
+
+  /** Batches and swaps run one at a time, in arrival order. */
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    if (this.queued++ === 0) this.progressAtMs = Date.now();
+    const run = this.queue.then(task).finally(() => {
+      this.queued--;
+      this.progressAtMs = Date.now();
+    });
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** How long work has waited in the queue without any task finishing; 0 when the queue is empty. */
+  stalledForMs(nowMs: number): number {
+    return this.queued > 0 ? Math.max(0, nowMs - this.progressAtMs) : 0;
   }
 
   private async take(arrived: Sample[]): Promise<void> {

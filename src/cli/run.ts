@@ -6,7 +6,15 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { readSecrets } from '../config/secrets.js';
 import { embeddedAddress, startEmbeddedBroker, type EmbeddedBroker } from '../report/embedded-broker.js';
+import { ServiceNotifier } from '../service/sd-notify.js';
+import { WatchdogFeeder } from '../service/watchdog.js';
 import { EXIT } from './output.js';
+
+/**
+ * Readiness waits this long for the broker: a site whose uplink is down at boot still starts (it buffers and
+ * scores), and says so in its status, instead of failing its start and being restarted in a loop.
+ */
+const READY_BROKER_WAIT_MS = 30_000;
 
 interface RunFlags {
   config: string;
@@ -46,6 +54,7 @@ async function runAgent(config: Config, secrets: Awaited<ReturnType<typeof readS
     config = { ...config, mqtt: { ...config.mqtt, url: broker.url, protocolVersion: 4 } };
   }
 
+  const notifier = ServiceNotifier.fromEnvironment(log);
   const agent = new Agent(config, secrets, log);
   // Signals are taken from the start, so a SIGTERM while models load still ends in a clean stop.
   let signalled: ((reason: string) => void) | undefined;
@@ -71,13 +80,40 @@ async function runAgent(config: Config, secrets: Awaited<ReturnType<typeof readS
   });
   const stopped = Promise.race([early, ended]).finally(() => clearInterval(timer));
 
+  const ready = await brokerOrTimeout(agent, stopped);
+  const readyStatus = ready ? 'running, connected to the broker' : 'running, broker unreachable: buffering';
+  await notifier.ready(readyStatus);
+  log.info({ broker: ready ? 'connected' : 'unreachable', notified: notifier.enabled }, 'ready');
+  const watchdog = new WatchdogFeeder(notifier, (nowMs) => agent.liveness(nowMs), log);
+  watchdog.start();
+
   const reason = await stopped;
   log.info({ reason }, 'stopping');
+  watchdog.stop();
+  await notifier.stopping('draining the outbox');
   // A second signal while draining means "now": exit without waiting for the outbox.
   const force = () => process.exit(EXIT.failure);
   process.once('SIGTERM', force);
   process.once('SIGINT', force);
   await agent.stop();
   await broker?.close();
+  notifier.close();
   return EXIT.ok;
+}
+
+/** Resolves true once the agent is connected, false after READY_BROKER_WAIT_MS or on a signal. */
+async function brokerOrTimeout(agent: Agent, signalled: Promise<string>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  let poll: NodeJS.Timeout | undefined;
+  const connected = new Promise<boolean>((resolve) => {
+    const check = () => (agent.brokerConnected ? resolve(true) : (poll = setTimeout(check, 100)));
+    check();
+  });
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), READY_BROKER_WAIT_MS)));
+  try {
+    return await Promise.race([connected, timeout, signalled.then(() => false)]);
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(poll);
+  }
 }

@@ -23,11 +23,14 @@ export async function writeConfig(dir: string, config: object, name = 'cellwatch
   return path;
 }
 
+/** Node's arguments for `cellwatch run` from source. */
+export function daemonArgs(configPath: string, extraArgs: string[] = []): string[] {
+  return ['--import', 'tsx', MAIN, 'run', '--config', configPath, ...extraArgs];
+}
+
 /** `cellwatch run` as its own process, from source through tsx, exactly as a service manager starts it. */
-export function startDaemon(configPath: string, extraArgs: string[] = []): Daemon {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'run', '--config', configPath, ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function startDaemon(configPath: string, extraArgs: string[] = [], env = process.env): Daemon {
+  const child = spawn(process.execPath, daemonArgs(configPath, extraArgs), { stdio: ['ignore', 'pipe', 'pipe'], env });
   const logs: Record<string, unknown>[] = [];
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] =
     [];
