@@ -280,6 +280,13 @@ export class Agent {
     return this.running?.link.connected ?? false;
   }
 
+  /** One line for the service manager's status: the link, the outbox backlog, the open incidents. */
+  statusLine(): string {
+    const outbox = this.running?.outbox.depth().messages ?? 0;
+    const link = this.brokerConnected ? 'connected to the broker' : 'broker unreachable: buffering';
+    return `running, ${link}, ${outbox} messages queued, ${this.alarms.openIncidents().length} incidents open`;
+  }
+
   /** Bytes the buffer uses, for health. */
   bufferBytes(): number {
     return this.running ? usedSizeBytes(this.running.db) : 0;

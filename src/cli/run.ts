@@ -81,10 +81,14 @@ async function runAgent(config: Config, secrets: Awaited<ReturnType<typeof readS
   const stopped = Promise.race([early, ended]).finally(() => clearInterval(timer));
 
   const ready = await brokerOrTimeout(agent, stopped);
-  const readyStatus = ready ? 'running, connected to the broker' : 'running, broker unreachable: buffering';
-  await notifier.ready(readyStatus);
+  await notifier.ready(agent.statusLine());
   log.info({ broker: ready ? 'connected' : 'unreachable', notified: notifier.enabled }, 'ready');
-  const watchdog = new WatchdogFeeder(notifier, (nowMs) => agent.liveness(nowMs), log);
+  const watchdog = new WatchdogFeeder(
+    notifier,
+    (nowMs) => agent.liveness(nowMs),
+    log,
+    () => agent.statusLine(),
+  );
   watchdog.start();
 
   const reason = await stopped;

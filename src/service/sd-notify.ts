@@ -54,8 +54,9 @@ export class ServiceNotifier {
     return this.send(`STATUS=${status}`);
   }
 
-  watchdog(): Promise<boolean> {
-    return this.send('WATCHDOG=1');
+  /** A watchdog ping, with a new status line when there is one. */
+  watchdog(status?: string): Promise<boolean> {
+    return this.send(status === undefined ? 'WATCHDOG=1' : `WATCHDOG=1\nSTATUS=${status}`);
   }
 
   stopping(status: string): Promise<boolean> {

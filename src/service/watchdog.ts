@@ -12,11 +12,14 @@ export type Liveness = { healthy: true } | { healthy: false; reason: string };
 export class WatchdogFeeder {
   private timer: NodeJS.Timeout | undefined;
   private withheld: string | undefined;
+  private lastStatus: string | undefined;
 
+  /** statusLine, when given, is what `systemctl status` shows; it is sent with a ping when it changes. */
   constructor(
     private readonly notifier: ServiceNotifier,
     private readonly liveness: (nowMs: number) => Liveness,
     private readonly log: Logger,
+    private readonly statusLine?: () => string,
   ) {}
 
   start(): void {
@@ -43,12 +46,15 @@ export class WatchdogFeeder {
     if (state.healthy) {
       if (this.withheld !== undefined) this.log.info({ was: this.withheld }, 'watchdog resumed');
       this.withheld = undefined;
-      void this.notifier.watchdog();
+      const status = this.statusLine?.();
+      void this.notifier.watchdog(status === this.lastStatus ? undefined : status);
+      this.lastStatus = status;
       return true;
     }
     if (this.withheld !== state.reason) {
       this.log.error({ code: 'SERVICE_UNHEALTHY', reason: state.reason }, 'watchdog withheld');
-      void this.notifier.status(`unhealthy: ${state.reason}`);
+      this.lastStatus = `unhealthy: ${state.reason}`;
+      void this.notifier.status(this.lastStatus);
     }
     this.withheld = state.reason;
     return false;

@@ -63,22 +63,31 @@ describe('sd_notify', () => {
 });
 
 describe('watchdog', () => {
-  it('withholds pings while the daemon is unhealthy and resumes when it recovers', async () => {
+  it('withholds pings while the daemon is unhealthy, resumes when it recovers, and sends status changes', async () => {
     const { socket, notifier } = await socketAndNotifier({ WATCHDOG_USEC: '3000000' });
     let state: Liveness = { healthy: true };
-    const feeder = new WatchdogFeeder(notifier, () => state, log);
+    let status = 'running, connected to the broker';
+    const feeder = new WatchdogFeeder(
+      notifier,
+      () => state,
+      log,
+      () => status,
+    );
+    expect(feeder.tick()).toBe(true);
     expect(feeder.tick()).toBe(true);
     state = { healthy: false, reason: 'pipeline cells has not finished a batch for 130 s' };
     expect(feeder.tick()).toBe(false);
     expect(feeder.tick()).toBe(false);
     state = { healthy: true };
+    status = 'running, broker unreachable: buffering';
     expect(feeder.tick()).toBe(true);
-    await until(() => socket.messages.length === 3, 5000, 'three datagrams');
-    // Two pings and one status line; the second unhealthy tick repeats nothing.
+    await until(() => socket.messages.length === 4, 5000, 'four datagrams');
+    // The status goes out only when it changes; the second unhealthy tick repeats nothing.
     expect(socket.messages.map((m) => m.fields)).toEqual([
+      { WATCHDOG: '1', STATUS: 'running, connected to the broker' },
       { WATCHDOG: '1' },
       { STATUS: 'unhealthy: pipeline cells has not finished a batch for 130 s' },
-      { WATCHDOG: '1' },
+      { WATCHDOG: '1', STATUS: 'running, broker unreachable: buffering' },
     ]);
   });
 
