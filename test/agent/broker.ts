@@ -1,6 +1,6 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ export interface TestBroker {
 }
 
 /** Debian installs mosquitto in /usr/sbin, which is not on a normal user's PATH. */
-function mosquittoBinary(): string | undefined {
+export function mosquittoBinary(): string | undefined {
   const found = spawnSync('sh', ['-c', 'command -v mosquitto'], { encoding: 'utf8' });
   if (found.status === 0) return found.stdout.trim();
   return existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : undefined;
@@ -43,6 +43,46 @@ export interface BrokerTls {
   keyFile: string;
   /** A client certificate and key the broker accepts, for the readiness probe. */
   client: { cert: Buffer; key: Buffer; ca: Buffer };
+}
+
+/** One client certificate, signed by the test CA, with CN = its name (the site id under use_identity_as_username). */
+export interface ClientCertificate {
+  certFile: string;
+  keyFile: string;
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+}
+
+/**
+ * A throw-away CA, a server certificate for localhost (by name and by address) and one client certificate per
+ * name, made with openssl in dir. The first client is the readiness probe's.
+ */
+export async function makeCertificates<N extends string>(
+  dir: string,
+  clientNames: readonly [N, ...N[]],
+): Promise<BrokerTls & { clients: Record<N, ClientCertificate> }> {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  // RSA as the production certificates would be; -nodes leaves the keys unencrypted for mosquitto and mqtt.js.
+  const key = ['-newkey', 'rsa:2048', '-nodes'];
+  const days = ['-days', '2'];
+  ssl('req', '-x509', ...key, ...days, '-subj', '/CN=test-ca', '-keyout', 'ca.key', '-out', 'ca.pem');
+  const issue = async (file: string, cn: string, extensions: string) => {
+    ssl('req', ...key, '-subj', `/CN=${cn}`, '-keyout', `${file}.key`, '-out', `${file}.csr`);
+    await writeFile(join(dir, `${file}.ext`), `${extensions}\n`);
+    const signing = ['-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', ...days, '-extfile', `${file}.ext`];
+    ssl('x509', '-req', '-in', `${file}.csr`, ...signing, '-out', `${file}.pem`);
+    return { certFile: join(dir, `${file}.pem`), keyFile: join(dir, `${file}.key`) };
+  };
+  const server = await issue('server', 'localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1');
+  const ca = await readFile(join(dir, 'ca.pem'));
+  const clients = {} as Record<N, ClientCertificate>;
+  for (const name of clientNames) {
+    // The name goes into a file name: the CNs tests use are plain site ids.
+    const files = await issue(`client-${name}`, name, '');
+    clients[name] = { ...files, ca, cert: await readFile(files.certFile), key: await readFile(files.keyFile) };
+  }
+  return { caFile: join(dir, 'ca.pem'), ...server, client: clients[clientNames[0]], clients };
 }
 
 export async function startTestBroker(
@@ -75,18 +115,7 @@ export async function startTestBroker(
         '',
       ].join('\n'),
     );
-    let child: ChildProcess | undefined;
-    const start = async () => {
-      child = spawn(mosquitto, ['-c', conf], { stdio: 'ignore' });
-      await waitForPort(url, tls?.client);
-    };
-    const stop = async () => {
-      const c = child;
-      if (!c || c.exitCode !== null) return;
-      const exited = new Promise((resolve) => c.once('exit', resolve));
-      c.kill('SIGTERM');
-      await exited;
-    };
+    const { start, stop } = mosquittoProcess(mosquitto, conf, url, tls?.client);
     await start();
     return { kind: 'mosquitto', url, port, start, stop };
   }
@@ -107,8 +136,47 @@ export async function startTestBroker(
   };
 }
 
-async function waitForPort(url: string, tls?: BrokerTls['client']): Promise<void> {
+/**
+ * mosquitto run on a config file written by the caller: start() spawns it and waits until a client (with
+ * the given certificate, for an mTLS listener) can connect to url; stop() ends it with SIGTERM, so it saves
+ * its persistence file as a service stop would.
+ */
+export function mosquittoProcess(
+  binary: string,
+  conf: string,
+  url: string,
+  probe?: BrokerTls['client'],
+): { start: () => Promise<void>; stop: () => Promise<void> } {
+  let child: ChildProcess | undefined;
+  return {
+    start: async () => {
+      // stderr is kept: a config mosquitto refuses ends it at once, and its message is the useful failure.
+      let stderr = '';
+      const c = spawn(binary, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+      c.stderr?.on('data', (chunk: Buffer) => {
+        stderr = (stderr + chunk.toString()).slice(-4000);
+      });
+      child = c;
+      const died = () =>
+        c.exitCode === null && c.signalCode === null
+          ? undefined
+          : `mosquitto exited (${c.exitCode ?? c.signalCode}): ${stderr.trim()}`;
+      await waitForPort(url, probe, died);
+    },
+    stop: async () => {
+      const c = child;
+      if (!c || c.exitCode !== null) return;
+      const exited = new Promise((resolve) => c.once('exit', resolve));
+      c.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function waitForPort(url: string, tls?: BrokerTls['client'], died?: () => string | undefined): Promise<void> {
   for (let i = 0; i < 100; i++) {
+    const death = died?.();
+    if (death !== undefined) throw new Error(death);
     try {
       const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 500, ...tls });
       await c.endAsync();

@@ -1,85 +1,25 @@
-import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scratchDir } from '../helpers.js';
-import { hasMosquitto, startTestBroker, type BrokerTls } from './broker.js';
+import { hasMosquitto, makeCertificates, startTestBroker } from './broker.js';
 import { Cleanups, writeConfig } from './daemon.js';
 import { siteConfig, siteCsv, writeModel } from './fixture.js';
 
 const cleanups = new Cleanups();
 afterEach(() => cleanups.run());
 
-/** A throw-away CA, a server certificate for localhost and a client certificate, made with openssl. */
-async function makeCertificates(dir: string): Promise<BrokerTls> {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=test-ca',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-  );
-  for (const name of ['server', 'client']) {
-    ssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      `/CN=${name === 'server' ? 'localhost' : 'S1'}`,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-    );
-    await writeFile(join(dir, `${name}.ext`), name === 'server' ? 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' : '\n');
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-      '-out',
-      `${name}.pem`,
-    );
-  }
-  const file = (name: string) => readFile(join(dir, name));
-  return {
-    caFile: join(dir, 'ca.pem'),
-    certFile: join(dir, 'server.pem'),
-    keyFile: join(dir, 'server.key'),
-    client: { ca: await file('ca.pem'), cert: await file('client.pem'), key: await file('client.key') },
-  };
-}
-
 describe.skipIf(!hasMosquitto())('cellwatch run over TLS with a client certificate (mosquitto)', () => {
   it('connects when the broker certificate checks out against the configured CA', async () => {
     const { dir, cleanup } = await scratchDir();
     cleanups.add(cleanup);
-    const tls = await makeCertificates(dir);
+    const tls = await makeCertificates(dir, ['S1']);
     const broker = await startTestBroker(dir, { tls });
     cleanups.add(() => broker.stop());
     const model = await writeModel(dir);
     await writeFile(join(dir, 'data.csv'), siteCsv({ startMs: Date.UTC(2026, 1, 2), hours: 5 }));
     const base = siteConfig(dir, model, join(dir, 'data.csv'), broker.url);
-    const clientTls = { cert: join(dir, 'client.pem'), key: { file: join(dir, 'client.key') } };
+    const clientTls = { cert: tls.clients.S1.certFile, key: { file: tls.clients.S1.keyFile } };
 
     const trusted = await writeConfig(
       dir,
@@ -104,7 +44,7 @@ describe.skipIf(!hasMosquitto())('cellwatch run over TLS with a client certifica
     refused.child.kill('SIGTERM');
     expect(await refused.exited).toBe(0);
     // The key file's content never reaches the log.
-    const key = (await readFile(join(dir, 'client.key'), 'utf8')).split('\n')[1] ?? 'no key line';
+    const key = (await readFile(tls.clients.S1.keyFile, 'utf8')).split('\n')[1] ?? 'no key line';
     expect(JSON.stringify([...good.logs, ...refused.logs])).not.toContain(key);
   });
 });
