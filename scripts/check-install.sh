@@ -46,7 +46,7 @@ grep -q "^ExecStart=$P/opt/cellwatch/current/bin/cellwatch run --config $P/etc/c
   fail "the unit's ExecStart does not point into the prefix"
 
 step "unit: systemd-analyze verify and security"
-systemd-analyze verify --root="$P" cellwatch.service || fail "systemd-analyze verify"
+systemd-analyze verify "$unit" || fail "systemd-analyze verify"
 systemd-analyze security --offline=yes --root="$P" --threshold=20 cellwatch.service > "$SCRATCH/security.txt" ||
   { cat "$SCRATCH/security.txt"; fail "exposure above 2.0"; }
 grep -E '✗|Overall' "$SCRATCH/security.txt"

@@ -167,7 +167,8 @@ if [ "$MODE" = system ]; then
   systemctl daemon-reload
   systemctl enable cellwatch.service
   if service_active; then restart_service
-  elif [ "$START" = 1 ] && runuser -u cellwatch -- "$LINK" run --config "$ETC/cellwatch.yaml" --check >/dev/null 2>&1; then
+  elif [ "$START" = 1 ] &&
+    runuser -u cellwatch -- "$LINK" run --config "$ETC/cellwatch.yaml" --check >/dev/null 2>&1; then
     systemctl start cellwatch.service
   else
     say "not started: check the configuration with cellwatch run --config /etc/cellwatch/cellwatch.yaml --check," \

@@ -39,8 +39,11 @@ say "removed the service, $ROOT/opt/cellwatch and the cellwatch command"
 
 if [ "$PURGE" = 1 ]; then
   rm -rf "$ROOT/etc/cellwatch" "$ROOT/var/lib/cellwatch"
-  if [ -z "$ROOT" ] && id cellwatch >/dev/null 2>&1; then userdel cellwatch || true; fi
-  say "purged the configuration, the state and the user"
+  if [ -z "$ROOT" ] && id cellwatch >/dev/null 2>&1; then
+    userdel cellwatch || true
+    say "removed the user cellwatch"
+  fi
+  say "purged $ROOT/etc/cellwatch and $ROOT/var/lib/cellwatch"
 else
   say "kept $ROOT/etc/cellwatch and $ROOT/var/lib/cellwatch (use --purge to remove them)"
 fi

@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   SOURCE_READ: 'a source file or drop directory cannot be read',
   SOURCE_SYSTEM: 'a host metric call failed or took too long',
   MQTT_CONNECT: 'the connection to the MQTT broker failed or was lost',
+  MQTT_TLS: 'the TLS handshake with the MQTT broker failed (certificate not trusted, expired, or for another name)',
+  MQTT_REFUSED: 'the MQTT broker answered the connection with a refusal (bad user name or password, not authorized)',
   MQTT_PUBLISH: 'the broker refused or failed to acknowledge a publish',
   OUTBOX_DROPPED: 'the outbox was full and dropped its lowest-priority messages',
   COMMAND_INVALID: 'a command received over MQTT is malformed or unknown',
@@ -71,6 +73,8 @@ export const ERROR_CODES = {
   FLEET_TIMEOUT: 'a site did not answer a model push or rollback within the wait',
   SERVICE_NOTIFY: 'a readiness, status or watchdog notification could not be sent to the service manager',
   SERVICE_UNHEALTHY: 'the daemon withholds its watchdog ping: the buffer stopped answering or scoring is stuck',
+  HOST_UNSUITABLE: 'the system clock is before the release date of this version, or Node.js is older than it needs',
+  DOCTOR_FAILED: 'cellwatch doctor found at least one failing check',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

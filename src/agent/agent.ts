@@ -22,6 +22,7 @@ import { ErrorCounter } from './error-counter.js';
 import { HealthReporter } from './health.js';
 import { linkOptions } from './link-options.js';
 import { checkLiveness } from './liveness.js';
+import { removePidFile, writePidFile } from './pid-file.js';
 import { ModelLifecycle } from './model-lifecycle.js';
 import { Pipeline } from './pipeline.js';
 
@@ -73,6 +74,7 @@ export class Agent {
     const lifecycle = await ModelLifecycle.create(config, this.errors, log);
     const opened = openDatabase(config.storage.path);
     const { db } = opened;
+    writePidFile(config.storage.path);
     const onDiskFull = (event: DiskFullEvent) => this.diskFull(event);
     const samples = new SampleStore(db, config.storage.path, config.storage, onDiskFull);
     const outboxLimits = { maxMessages: config.mqtt.outbox.maxMessages, maxBytes: config.mqtt.outbox.maxMb * 2 ** 20 };
@@ -318,6 +320,7 @@ export class Agent {
       this.log.error({ code: 'STORAGE_WRITE', err: (err as Error).message }, 'checkpoint at shutdown failed');
     }
     running.db.close();
+    removePidFile(this.config.storage.path);
     this.running = undefined;
     this.log.info({ drained, outboxLeft: left }, 'agent stopped');
     return drained;

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerDemo } from './demo.js';
+import { registerDoctor } from './doctor.js';
 import { registerEval } from './eval.js';
 import { registerGenerate } from './generate.js';
 import { registerModel } from './model.js';
@@ -24,6 +25,7 @@ registerEval(program);
 registerRun(program);
 registerDemo(program);
 registerModel(program);
+registerDoctor(program);
 
 try {
   await program.parseAsync(process.argv);

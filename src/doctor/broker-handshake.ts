@@ -1,0 +1,58 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { LinkOptions } from '../report/mqtt-link.js';
+
+export type HandshakeOutcome =
+  { connected: true; connectMs: number; tlsProtocol?: string } | { connected: false; error?: Error; timedOut: boolean };
+
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'mqtts:': 8883 };
+
+/**
+ * The broker reached without logging in: a TCP connection, and for mqtts:// the TLS handshake with the
+ * configured CA, client certificate and server name, then closed. Used while the agent runs, when an MQTT
+ * login under the site's identity could take the agent's session (see src/agent/pid-file.ts).
+ */
+export function handshakeOnly(options: LinkOptions, timeoutMs: number): Promise<HandshakeOutcome> {
+  const url = new URL(options.url);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(url.port) || DEFAULT_PORTS[url.protocol] || 1883;
+  const secure = url.protocol === 'mqtts:';
+  return new Promise((resolve) => {
+    const started = performance.now();
+    let socket: Socket | TLSSocket;
+    let error: Error | undefined;
+    const settle = (outcome: HandshakeOutcome) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => settle({ connected: false, error, timedOut: true }), timeoutMs);
+    const done = () => {
+      const connectMs = Math.round(performance.now() - started);
+      const tlsProtocol = secure ? ((socket as TLSSocket).getProtocol() ?? undefined) : undefined;
+      settle({ connected: true, connectMs, ...(tlsProtocol ? { tlsProtocol } : {}) });
+    };
+    if (secure) {
+      const tls = options.tls;
+      socket = tlsConnect(
+        {
+          host,
+          port,
+          ca: tls?.ca,
+          cert: tls?.cert,
+          key: tls?.key,
+          rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+          servername: tls?.servername ?? host,
+        },
+        done,
+      );
+    } else {
+      socket = netConnect({ host, port }, done);
+    }
+    socket.on('error', (err) => {
+      error ??= err;
+      settle({ connected: false, error, timedOut: false });
+    });
+  });
+}
