@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import type { Config } from '../config/schema.js';
@@ -7,6 +6,10 @@ import type { Secrets } from '../config/secrets.js';
 import { CellwatchError } from '../errors.js';
 import type { LinkOptions, OutgoingMessage } from '../report/mqtt-link.js';
 import { Topics } from '../report/topics.js';
+import { readBoundedFile } from '../io/bounded-read.js';
+
+/** A CA bundle is the largest TLS file, a few hundred KiB for a full public set. */
+const MAX_TLS_FILE_BYTES = 16 * 1024 * 1024;
 
 /**
  * The broker connection as configured: TLS material read from disk, secrets from where the config points,
@@ -67,7 +70,7 @@ function checkTlsMaterial(material: { ca?: Buffer; cert?: Buffer; key?: Buffer }
 
 async function readTlsFile(path: string, key: string): Promise<Buffer> {
   try {
-    return await readFile(path);
+    return await readBoundedFile(path, MAX_TLS_FILE_BYTES);
   } catch (err) {
     throw new CellwatchError('CONFIG_READ', `${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code})`, {
       path: key,

@@ -1,10 +1,13 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { CellwatchError } from '../errors.js';
 import { FLEET } from '../report/topics.js';
 import { AUTO_MODEL, ConfigSchema, type Config } from './schema.js';
+import { readBoundedFile } from '../io/bounded-read.js';
+
+/** Far above any real configuration; a larger file is a wrong path. */
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 /** One problem with the configuration, located by its key path (JSON pointer) and, when known, its line. */
 export interface ConfigProblem {
@@ -21,7 +24,7 @@ const validateConfig = ajv.compile<Config>(ConfigSchema);
 export async function loadConfig(path: string): Promise<Readonly<Config>> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readBoundedFile(path, MAX_CONFIG_BYTES)).toString('utf8');
   } catch (err) {
     throw new CellwatchError('CONFIG_READ', `cannot read the configuration: ${(err as Error).message}`, { path });
   }

@@ -1,6 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { CellwatchError } from '../errors.js';
 import type { Config, Secret } from './schema.js';
+import { readBoundedFile } from '../io/bounded-read.js';
+
+/** A password or key file is a few KiB at most. */
+const MAX_SECRET_BYTES = 1024 * 1024;
 
 /**
  * Secrets resolved at start-up and kept apart from the configuration object, which is logged and reported:
@@ -40,7 +43,7 @@ export async function readSecret(secret: Secret, path: string): Promise<string> 
   let value: string | undefined;
   if ('file' in secret) {
     try {
-      value = (await readFile(secret.file, 'utf8')).replace(/\r?\n$/, '');
+      value = (await readBoundedFile(secret.file, MAX_SECRET_BYTES)).toString('utf8').replace(/\r?\n$/, '');
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
       throw new CellwatchError('CONFIG_SECRET', `secret file for ${path} cannot be read (${reason})`, {

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { AUTO_MODEL, type PipelineConfig } from '../config/schema.js';
 import type { LoadedModel } from '../agent/pipeline.js';
 import { loadPipelineModel } from '../agent/scorer.js';
 import { sha256Hex } from './bundle.js';
+import { readModelFile } from '../model/model-file.js';
 import { makeBundle } from './make-bundle.js';
 import type { ModelStore } from './model-store.js';
 
@@ -23,7 +23,7 @@ export async function initialModel(
   let stored = await store.active(config.name);
   if (file !== undefined) {
     // An unreadable configured file is the configuration's error: loading it below reports it.
-    const bytes = await readFile(file).catch(() => undefined);
+    const bytes = await readModelFile(file).catch(() => undefined);
     const changed =
       stored?.origin === 'config' && bytes !== undefined && sha256Hex(bytes) !== stored.manifest.onnxSha256;
     if (bytes !== undefined && (stored === undefined || changed)) {

@@ -7,11 +7,14 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { CellwatchError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { decodeBundle, type BundleSignature, type DecodedBundle } from './bundle.js';
 import { compareVersions } from './manifest.js';
+import { readBoundedFile } from '../io/bounded-read.js';
+
+/** An Ed25519 key file in PEM is under 200 bytes. */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
 
 /**
  * Ed25519 signatures over bundle manifests, with Node's own crypto. The private key stays with the central
@@ -147,7 +150,7 @@ function checkSignature(bundle: DecodedBundle, options: TrustOptions): string | 
 
 async function readKeyFile(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return (await readBoundedFile(path, MAX_KEY_FILE_BYTES)).toString('utf8');
   } catch (err) {
     throw keyError(path, `cannot be read: ${(err as Error).message}`);
   }

@@ -160,15 +160,18 @@ function tensorShape(info: OnnxTypes.IValueInfoProto, code: 'MODEL_INPUT_TYPE' |
 /** Larger than any dense autoencoder cellwatch runs; refusing earlier keeps /dev/zero from eating memory. */
 export const MAX_MODEL_BYTES = 256 * 2 ** 20;
 
-export async function inspectModelFile(path: string): Promise<ModelInfo> {
-  let bytes: Uint8Array;
+/** A model file's bytes: a regular file of at most MAX_MODEL_BYTES (a device or a FIFO would never end). */
+export async function readModelFile(path: string): Promise<Buffer> {
   try {
     const info = await stat(path);
     if (!info.isFile()) throw new Error('not a regular file');
     if (info.size > MAX_MODEL_BYTES) throw new Error(`larger than ${MAX_MODEL_BYTES} bytes`);
-    bytes = await readFile(path);
+    return await readFile(path);
   } catch (err) {
     throw new CellwatchError('MODEL_READ', `cannot read model file ${path}: ${(err as Error).message}`, { path });
   }
-  return inspectModelBytes(bytes);
+}
+
+export async function inspectModelFile(path: string): Promise<ModelInfo> {
+  return inspectModelBytes(await readModelFile(path));
 }

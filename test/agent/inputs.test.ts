@@ -70,6 +70,36 @@ describe('cellwatch run with bad configuration', () => {
     }
   });
 
+  it('refuses a model path that is a device or a folder with MODEL_READ instead of reading it', async () => {
+    const dir = await scratch();
+    await writeFile(join(dir, 'data.csv'), siteCsv({ startMs: 0, hours: 2 }));
+    // /dev/zero never ends: read whole, it took every byte of memory the machine had.
+    for (const model of ['/dev/zero', dir]) {
+      const path = await writeConfig(dir, siteConfig(dir, model, join(dir, 'data.csv'), 'mqtt://x:1'));
+      for (const args of [[], ['--check']]) {
+        const result = await runCli(['run', '--config', path, ...args]);
+        expect(result.code).toBe(4);
+        expect(result.stderr).toContain(`error MODEL_READ: cannot read model file ${model}: not a regular file`);
+      }
+    }
+  });
+
+  it('refuses a configuration, secret or TLS file that is a device, with its code, without reading it', async () => {
+    const dir = await scratch();
+    const asConfig = await runCli(['run', '--config', '/dev/zero', '--check']);
+    expect(asConfig.code).toBe(78);
+    expect(asConfig.stderr).toContain('error CONFIG_READ: cannot read the configuration: /dev/zero is not a regular');
+    const config = siteConfig(dir, await writeModel(dir), 'data.csv', 'mqtts://x:1');
+    const secret = { ...config, mqtt: { ...config.mqtt, password: { file: '/dev/zero' } } };
+    const asSecret = await runCli(['run', '--config', await writeConfig(dir, secret, 'secret.yaml'), '--check']);
+    expect(asSecret.code).toBe(78);
+    expect(asSecret.stderr).toContain('error CONFIG_SECRET: secret file for /mqtt/password cannot be read (ENOTFILE)');
+    const tls = { ...config, mqtt: { ...config.mqtt, tls: { ca: '/dev/urandom' } } };
+    const asCa = await runCli(['run', '--config', await writeConfig(dir, tls, 'tls.yaml'), '--check']);
+    expect(asCa.code).toBe(78);
+    expect(asCa.stderr).toContain('error CONFIG_READ: /mqtt/tls/ca: cannot read /dev/urandom (ENOTFILE)');
+  });
+
   it('--check loads each model and reads the TLS files without starting anything', async () => {
     const dir = await scratch();
     const model = await writeModel(dir);
