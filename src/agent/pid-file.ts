@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /**
@@ -10,8 +10,11 @@ export function pidFilePath(storagePath: string): string {
   return join(dirname(storagePath), 'cellwatch.pid');
 }
 
+/** Readable by all: the service's umask (0077) would hide it from a doctor run by a member of its group. */
 export function writePidFile(storagePath: string): void {
-  writeFileSync(pidFilePath(storagePath), `${process.pid}\n`, { mode: 0o640 });
+  const path = pidFilePath(storagePath);
+  writeFileSync(path, `${process.pid}\n`);
+  chmodSync(path, 0o644);
 }
 
 /** Removes the file only when it is this process's (a second agent on the same buffer must not erase it). */

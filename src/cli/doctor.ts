@@ -7,6 +7,7 @@ interface DoctorFlags {
   config: string;
   json?: boolean;
   timeoutS: number;
+  login?: boolean;
 }
 
 /**
@@ -21,8 +22,13 @@ export function registerDoctor(program: Command): void {
     .requiredOption('--config <file>', 'YAML configuration of the installation, e.g. /etc/cellwatch/cellwatch.yaml')
     .option('--json', 'print the report as JSON')
     .option('--timeout-s <seconds>', 'how long the broker has to accept the connection', real(0.1, 600), 10)
+    .option('--login', "also log in to the broker under the site's identity (stop the agent first: see README)")
     .action(async (flags: DoctorFlags) => {
-      const report = await runDoctor({ configPath: flags.config, brokerTimeoutMs: Math.round(flags.timeoutS * 1000) });
+      const report = await runDoctor({
+        configPath: flags.config,
+        brokerTimeoutMs: Math.round(flags.timeoutS * 1000),
+        login: flags.login ?? false,
+      });
       console.log(flags.json ? JSON.stringify(report, null, 2) : formatReport(report));
       const failed = doctorFailed(report);
       if (failed) throw failed;

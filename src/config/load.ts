@@ -7,7 +7,7 @@ import { AUTO_MODEL, ConfigSchema, type Config } from './schema.js';
 import { readBoundedFile } from '../io/bounded-read.js';
 
 /** Far above any real configuration; a larger file is a wrong path. */
-const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 /** One problem with the configuration, located by its key path (JSON pointer) and, when known, its line. */
 export interface ConfigProblem {

@@ -4,6 +4,7 @@ import { readBoundedFile } from '../io/bounded-read.js';
 
 /** A password or key file is a few KiB at most. */
 const MAX_SECRET_BYTES = 1024 * 1024;
+const MAX_MQTT_PASSWORD_BYTES = 65_535;
 
 /**
  * Secrets resolved at start-up and kept apart from the configuration object, which is logged and reported:
@@ -26,7 +27,14 @@ export async function readSecrets(config: Config): Promise<Secrets> {
       problems.push(err as CellwatchError);
     }
   };
-  await read(config.mqtt.password, '/mqtt/password', (v) => (secrets.mqttPassword = v));
+  await read(config.mqtt.password, '/mqtt/password', (v) => {
+    // MQTT carries the password in a field with a 16-bit length; a longer one breaks the CONNECT packet.
+    if (Buffer.byteLength(v) > MAX_MQTT_PASSWORD_BYTES) {
+      const message = `/mqtt/password is ${Buffer.byteLength(v)} bytes; MQTT allows ${MAX_MQTT_PASSWORD_BYTES}`;
+      throw new CellwatchError('CONFIG_SECRET', message, { path: '/mqtt/password' });
+    }
+    secrets.mqttPassword = v;
+  });
   await read(config.mqtt.tls?.key, '/mqtt/tls/key', (v) => (secrets.tlsKey = v));
   const [first] = problems;
   if (first && problems.length === 1) throw first;

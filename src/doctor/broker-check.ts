@@ -40,11 +40,16 @@ const V5_REASONS: Readonly<Record<number, string | undefined>> = ReasonCodes;
 type Outcome =
   { connected: true; connectMs: number; tlsProtocol?: string } | { connected: false; error?: Error; timedOut: boolean };
 
-/** agentPid: the agent running on this install, if any; then only the TCP and TLS layers are tried. */
+/**
+ * By default only the TCP and TLS layers are tried: a broker that binds client ids to certificates (the
+ * shipped mosquitto configuration does) gives any login under the site's certificate the site's own client
+ * id, so a login would end the running agent's connection, or, with the agent stopped, discard the session
+ * holding its queued commands. `login` asks for the MQTT login too; it is not done while the agent runs.
+ */
 export async function checkBroker(
   config: Readonly<Config>,
   secrets: Secrets,
-  timeoutMs: number,
+  { brokerTimeoutMs: timeoutMs, login }: { brokerTimeoutMs: number; login: boolean },
   agentPid?: number,
 ): Promise<CheckResult> {
   const url = redactUrl(config.mqtt.url);
@@ -61,15 +66,17 @@ export async function checkBroker(
   const clientId = `${options.clientId.slice(0, MAX_CLIENT_ID - CLIENT_ID_SUFFIX.length)}${CLIENT_ID_SUFFIX}`;
   const protocol = options.protocolVersion === 5 ? 'MQTT 5' : 'MQTT 3.1.1';
   const figures = { url, clientId, protocol, timeoutMs };
-  if (agentPid !== undefined) {
+  if (!login || agentPid !== undefined) {
     const reached = await handshakeOnly(options, timeoutMs);
     if (!reached.connected) return failure('broker', explain(reached, options, timeoutMs), { ...figures, agentPid });
     const layer = reached.tlsProtocol
       ? `TLS handshake (${reached.tlsProtocol}) with the configured certificates`
       : 'TCP';
-    const detail =
-      `${layer} to ${url} ok in ${reached.connectMs} ms; MQTT login not tried: the agent (pid ${agentPid}) is ` +
-      'running and a login under the site identity could take its session';
+    const why =
+      agentPid === undefined
+        ? 'add --login, with the agent stopped, to log in too'
+        : `the agent (pid ${agentPid}) is running and a login under the site identity could take its session`;
+    const detail = `${layer} to ${url} ok in ${reached.connectMs} ms; MQTT login not tried: ${why}`;
     const measured = { connectMs: reached.connectMs, tlsProtocol: reached.tlsProtocol, loginTried: false };
     return result('broker', 'ok', detail, { ...figures, agentPid, ...measured });
   }
@@ -181,5 +188,6 @@ function explain(outcome: Extract<Outcome, { connected: false }>, options: LinkO
 
 /** Node's certificate verification codes and OpenSSL's handshake errors. */
 function isTlsError(code: string): boolean {
-  return /^ERR_(SSL|TLS)_|CERT|SELF_SIGNED|ISSUER|LEAF_SIGNATURE|HOSTNAME_MISMATCH/.test(code);
+  // EPROTO: the answer was not TLS at all (a plain MQTT or HTTP port behind an mqtts:// URL).
+  return /^ERR_(SSL|TLS)_|CERT|SELF_SIGNED|ISSUER|LEAF_SIGNATURE|HOSTNAME_MISMATCH|^EPROTO$/.test(code);
 }

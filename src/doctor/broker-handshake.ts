@@ -6,6 +6,9 @@ import type { LinkOptions } from '../report/mqtt-link.js';
 export type HandshakeOutcome =
   { connected: true; connectMs: number; tlsProtocol?: string } | { connected: false; error?: Error; timedOut: boolean };
 
+/** How long after its handshake a TLS connection must stay open to count as accepted. */
+const CLIENT_CERT_VERDICT_MS = 750;
+
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'mqtts:': 8883 };
 
 /**
@@ -22,7 +25,10 @@ export function handshakeOnly(options: LinkOptions, timeoutMs: number): Promise<
     const started = performance.now();
     let socket: Socket | TLSSocket;
     let error: Error | undefined;
+    let settled = false;
     const settle = (outcome: HandshakeOutcome) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.destroy();
       resolve(outcome);
@@ -31,7 +37,11 @@ export function handshakeOnly(options: LinkOptions, timeoutMs: number): Promise<
     const done = () => {
       const connectMs = Math.round(performance.now() - started);
       const tlsProtocol = secure ? ((socket as TLSSocket).getProtocol() ?? undefined) : undefined;
-      settle({ connected: true, connectMs, ...(tlsProtocol ? { tlsProtocol } : {}) });
+      const ok = () => settle({ connected: true, connectMs, ...(tlsProtocol ? { tlsProtocol } : {}) });
+      // In TLS 1.3 the client's handshake ends before the broker has judged the client certificate; a refusal
+      // arrives as an alert just after. Waiting a moment for it makes "ok" mean the certificate was taken.
+      if (secure) setTimeout(ok, CLIENT_CERT_VERDICT_MS);
+      else ok();
     };
     if (secure) {
       const tls = options.tls;
@@ -54,5 +64,6 @@ export function handshakeOnly(options: LinkOptions, timeoutMs: number): Promise<
       error ??= err;
       settle({ connected: false, error, timedOut: false });
     });
+    socket.on('close', () => settle({ connected: false, error, timedOut: false }));
   });
 }

@@ -21,6 +21,8 @@ export interface DoctorOptions {
   configPath: string;
   /** How long the broker has to accept the connection. */
   brokerTimeoutMs: number;
+  /** Log in over MQTT as well; otherwise the broker is checked up to the end of the TLS handshake. */
+  login: boolean;
 }
 
 interface ConfigOutcome {
@@ -40,7 +42,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   await needsConfig('models', checkModels);
   await needsConfig('broker', (c) =>
     secrets
-      ? checkBroker(c, secrets, options.brokerTimeoutMs, runningAgentPid(c.storage.path))
+      ? checkBroker(c, secrets, options, runningAgentPid(c.storage.path))
       : Promise.resolve(result('broker', 'skip', 'not tried: the secrets could not be read')),
   );
   checks.push(await checkClock());

@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 /**
@@ -6,7 +7,8 @@ import { open } from 'node:fs/promises';
  * be read until memory runs out, or forever. The error carries an errno-style code like fs errors do.
  */
 export async function readBoundedFile(path: string, maxBytes: number): Promise<Buffer> {
-  const handle = await open(path, 'r');
+  // Non-blocking, so a FIFO with no writer is refused below instead of blocking the open for ever.
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const info = await handle.stat();
     if (!info.isFile()) throw refusal('ENOTFILE', `${path} is not a regular file`);

@@ -1,10 +1,17 @@
 import { fstatSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { getSystemErrorName } from 'node:util';
 import type { Logger } from 'pino';
 
 /** The part of unix-dgram's socket used here (the package ships no types). */
 interface DatagramSocket {
-  send(buf: Buffer, offset: number, length: number, path: string, callback: (err?: Error) => void): void;
+  send(
+    buf: Buffer,
+    offset: number,
+    length: number,
+    path: string,
+    callback: (err?: NodeJS.ErrnoException) => void,
+  ): void;
   close(): void;
 }
 
@@ -15,6 +22,8 @@ interface DatagramSocket {
  * Outside systemd (no NOTIFY_SOCKET) every call does nothing, so the daemon runs the same by hand.
  */
 export class ServiceNotifier {
+  private failing = false;
+
   private constructor(
     private readonly socket: DatagramSocket | undefined,
     private readonly path: string,
@@ -74,7 +83,12 @@ export class ServiceNotifier {
     const buf = Buffer.from(message);
     return new Promise((resolve) => {
       socket.send(buf, 0, buf.length, this.path, (err) => {
-        if (err) this.log.warn({ code: 'SERVICE_NOTIFY', err: err.message }, 'service manager notification failed');
+        // One line when notifications start failing and one when they work again, not one per ping.
+        if (err && !this.failing) {
+          const errno = typeof err.errno === 'number' && err.errno < 0 ? getSystemErrorName(err.errno) : err.message;
+          this.log.warn({ code: 'SERVICE_NOTIFY', err: errno, notifySocket: this.path }, 'service notification failed');
+        } else if (!err && this.failing) this.log.info({ notifySocket: this.path }, 'service notification works again');
+        this.failing = err !== undefined;
         resolve(!err);
       });
     });
@@ -85,11 +99,15 @@ export class ServiceNotifier {
  * A third of the watchdog timeout systemd set for this process (sd_watchdog_enabled(3) suggests half): a
  * loaded 2-core controller can delay a timer by seconds, and one late ping must not cost a restart.
  */
+/** Bounds on the ping interval: no busy loop for a tiny WatchdogSec, no timer overflow for a huge one. */
+const MIN_PING_MS = 100;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function watchdogIntervalMs(env: NodeJS.ProcessEnv): number | undefined {
   const usec = Number(env.WATCHDOG_USEC);
   if (!Number.isFinite(usec) || usec <= 0) return undefined;
   if (env.WATCHDOG_PID && Number(env.WATCHDOG_PID) !== process.pid) return undefined;
-  return Math.max(1, Math.floor(usec / 1000 / 3));
+  return Math.min(MAX_TIMER_MS, Math.max(MIN_PING_MS, Math.floor(usec / 1000 / 3)));
 }
 
 /** True when stdout is the journal's stream (systemd sets JOURNAL_STREAM to its device:inode). */

@@ -94,6 +94,11 @@ describe('cellwatch run with bad configuration', () => {
     const asSecret = await runCli(['run', '--config', await writeConfig(dir, secret, 'secret.yaml'), '--check']);
     expect(asSecret.code).toBe(78);
     expect(asSecret.stderr).toContain('error CONFIG_SECRET: secret file for /mqtt/password cannot be read (ENOTFILE)');
+    await writeFile(join(dir, 'long-password'), 'x'.repeat(70_000));
+    const long = { ...config, mqtt: { ...config.mqtt, password: { file: join(dir, 'long-password') } } };
+    const asLong = await runCli(['run', '--config', await writeConfig(dir, long, 'long.yaml'), '--check']);
+    expect(asLong.code).toBe(78);
+    expect(asLong.stderr).toContain('error CONFIG_SECRET: /mqtt/password is 70000 bytes; MQTT allows 65535');
     const tls = { ...config, mqtt: { ...config.mqtt, tls: { ca: '/dev/urandom' } } };
     const asCa = await runCli(['run', '--config', await writeConfig(dir, tls, 'tls.yaml'), '--check']);
     expect(asCa.code).toBe(78);

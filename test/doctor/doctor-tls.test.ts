@@ -28,7 +28,7 @@ describe.skipIf(!hasMosquitto())('cellwatch doctor against a TLS broker that wan
       mqtt: { ...c.mqtt, tls: { ...client, ca: tls.caFile } },
     }));
 
-    const trusted = await doctor(install.configPath);
+    const trusted = await doctor(install.configPath, ['--login']);
     expect(trusted.check('broker')).toMatchObject({ status: 'ok', url: broker.url, protocol: 'MQTT 5' });
     expect(trusted.check('broker').tlsProtocol).toMatch(/^TLSv1\.[23]$/);
     expect(trusted.check('broker').detail).toMatch(
@@ -39,7 +39,7 @@ describe.skipIf(!hasMosquitto())('cellwatch doctor against a TLS broker that wan
 
     const wrongCa = { ...install.config.mqtt, tls: { ...client, ca: join(dir, 'other-ca.pem') } };
     const path = await writeConfig(dir, { ...install.config, mqtt: wrongCa }, 'wrong-ca.yaml');
-    const refused = await doctor(path);
+    const refused = await doctor(path, ['--login']);
     expect(refused.exitCode).toBe(1);
     expect(refused.check('broker')).toMatchObject({
       status: 'fail',
@@ -51,6 +51,22 @@ describe.skipIf(!hasMosquitto())('cellwatch doctor against a TLS broker that wan
     );
     expect(refused.check('config').status).toBe('ok');
     expect(refused.stderr).toMatch(/DOCTOR_FAILED: 1 of 7 checks failed: broker \(MQTT_TLS\)/);
+
+    // Without --login: the handshake, and a client certificate the broker does not take is still caught.
+    const handshake = await doctor(install.configPath);
+    expect(handshake.check('broker')).toMatchObject({ status: 'ok', loginTried: false });
+    expect(handshake.check('broker').tlsProtocol).toMatch(/^TLSv1\.[23]$/);
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=S1', '-keyout', 'stray.key', '-out', 'stray.csr');
+    ssl('x509', '-req', '-in', 'stray.csr', '-CA', 'other-ca.pem', '-CAkey', 'other-ca.key', '-CAcreateserial', '-out', 'stray.pem');
+    const stray = { cert: join(dir, 'stray.pem'), key: { file: join(dir, 'stray.key') }, ca: tls.caFile };
+    const strayPath = await writeConfig(
+      dir,
+      { ...install.config, mqtt: { ...install.config.mqtt, tls: stray } },
+      's.yaml',
+    );
+    const strayCert = await doctor(strayPath);
+    expect(strayCert.check('broker')).toMatchObject({ status: 'fail', code: 'MQTT_TLS' });
 
     // Beside the running agent: the TLS handshake alone, with the same certificates and the same verdicts.
     const daemon = cleanups.daemon(install.configPath);

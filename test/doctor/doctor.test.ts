@@ -51,7 +51,7 @@ describe.skipIf(!hasMosquitto())('cellwatch doctor on a working installation (mo
     // Stopped: the buffer is one file with no -wal/-shm, and stays so.
     const before = await snapshot(install.stateDir);
     expect(Object.keys(before).filter((f) => /-(wal|shm)$/.test(f))).toEqual([]);
-    const stopped = await doctor(install.configPath);
+    const stopped = await doctor(install.configPath, ['--login']);
     expect(await snapshot(install.stateDir)).toEqual(before);
 
     expect(stopped.exitCode).toBe(0);
@@ -115,7 +115,12 @@ describe.skipIf(!hasMosquitto())('cellwatch doctor on a working installation (mo
       username: 'site-s1',
       password: { file: join(dir, 'password') },
     };
-    const refused = await doctor(await writeConfig(dir, { ...down.config, mqtt }, 'refused.yaml'));
+    const refusedConfig = await writeConfig(dir, { ...down.config, mqtt }, 'refused.yaml');
+    // Without --login only TCP is tried, and the broker takes that.
+    const reached = await doctor(refusedConfig);
+    expect(reached.check('broker')).toMatchObject({ status: 'ok', loginTried: false });
+    expect(reached.check('broker').detail).toMatch(/MQTT login not tried: add --login, with the agent stopped/);
+    const refused = await doctor(refusedConfig, ['--login']);
     expect(refused.exitCode).toBe(1);
     expect(refused.check('broker')).toMatchObject({
       status: 'fail',

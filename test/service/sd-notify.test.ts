@@ -47,6 +47,11 @@ describe('sd_notify', () => {
     expect(own.notifier.watchdogIntervalMs).toBe(1000);
     const other = await socketAndNotifier({ WATCHDOG_USEC: '3000000', WATCHDOG_PID: String(process.pid + 1) });
     expect(other.notifier.watchdogIntervalMs).toBeUndefined();
+    // Bounded: no busy loop for a microsecond timeout, no timer overflow for an absurd one.
+    expect((await socketAndNotifier({ WATCHDOG_USEC: '1' })).notifier.watchdogIntervalMs).toBe(100);
+    expect((await socketAndNotifier({ WATCHDOG_USEC: '99999999999999' })).notifier.watchdogIntervalMs).toBe(
+      2 ** 31 - 1,
+    );
   });
 
   it('does nothing outside systemd, and a socket that is gone is a logged failure, not a crash', async () => {
