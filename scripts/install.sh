@@ -24,16 +24,25 @@ BUNDLE=""
 PREFIX=""
 START=1
 ROLLBACK=0
+usage() { echo "install: $* (see --help)" >&2; exit 64; }
+value() { [ $# -ge 2 ] && [ -n "$2" ] || usage "$1 needs a value"; }
 while [ $# -gt 0 ]; do
   case $1 in
-    --bundle) BUNDLE=$(readlink -f "$2"); shift 2 ;;
-    --prefix) PREFIX=$2; shift 2 ;;
+    --bundle) value "$@"; BUNDLE=$2; shift 2 ;;
+    --prefix) value "$@"; PREFIX=$2; shift 2 ;;
     --no-start) START=0; shift ;;
     --rollback) ROLLBACK=1; shift ;;
     -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
-    *) echo "install: unknown option $1 (see --help)" >&2; exit 64 ;;
+    *) usage "unknown option $1" ;;
   esac
 done
+# The prefix is written into the unit and the configuration: characters that systemd or sed would read
+# otherwise (spaces, %, #, &, backslash) are refused rather than quoted.
+case $PREFIX in *[!A-Za-z0-9._/+-]*) usage "--prefix may hold only letters, digits and . _ / + -" ;; esac
+if [ -n "$BUNDLE" ]; then
+  [ -f "$BUNDLE" ] || usage "bundle $BUNDLE not found"
+  BUNDLE=$(readlink -f "$BUNDLE")
+fi
 
 say() { echo "install: $*"; }
 die() { echo "install: $*" >&2; exit 1; }
@@ -76,6 +85,7 @@ if [ "$ROLLBACK" = 1 ]; then
   [ -L "$OPT/previous" ] || die "no previous release under $OPT to roll back to"
   from=$(readlink "$OPT/current")
   to=$(readlink "$OPT/previous")
+  [ -x "$OPT/$to/bin/cellwatch" ] || die "the previous release $to is gone or incomplete; nothing changed"
   relink "$to" "$OPT/current"
   relink "$from" "$OPT/previous"
   say "rolled back: current is now $(basename "$to") (was $(basename "$from"))"
@@ -87,8 +97,10 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cellwatch-install.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 if [ -n "$BUNDLE" ]; then
-  tar -xzf "$BUNDLE" -C "$WORK"
+  tar -xzf "$BUNDLE" -C "$WORK" 2>"$WORK/tar.err" ||
+    die "cannot unpack $BUNDLE: $(grep -m 1 . "$WORK/tar.err") (not a bundle from scripts/bundle.sh, or cut short)"
   SRC=$(find "$WORK" -mindepth 1 -maxdepth 1 -type d | head -1)
+  [ -n "$SRC" ] || die "$BUNDLE holds no release folder (not a bundle from scripts/bundle.sh)"
 elif [ -f "$HERE/../BUILD-INFO" ]; then
   SRC=$(cd "$HERE/.." && pwd)
 else
@@ -100,6 +112,11 @@ fi
 [ -f "$SRC/BUILD-INFO" ] || die "$SRC is not a cellwatch release (no BUILD-INFO)"
 info() { sed -n "s/^$1=//p" "$SRC/BUILD-INFO"; }
 RELEASE=$(info version)-$(info commit)
+# The release name becomes a folder name under releases/: nothing that could climb out of it.
+[[ $RELEASE =~ ^[A-Za-z0-9][A-Za-z0-9._+-]*$ ]] || die "BUILD-INFO gives an unusable release name: $RELEASE"
+for part in bin/cellwatch dist/cli/main.js node_modules deploy/cellwatch.service deploy/cellwatch.example.yaml; do
+  [ -e "$SRC/$part" ] || die "the bundle lacks $part; nothing installed"
+done
 platform=$(info platform)
 here_platform=linux-$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')
 [ "$platform" = "$here_platform" ] || die "bundle is for $platform, this machine is $here_platform"
@@ -121,24 +138,14 @@ if [ -d "$target" ] && [ "$(readlink -f "$OPT/current" 2>/dev/null)" = "$(readli
 fi
 rm -rf "$target.new"
 cp -a "$SRC" "$target.new"
+chmod -R go-w "$target.new"
+# The new release must start before it replaces anything.
+if ! "$target.new/bin/cellwatch" --version >/dev/null 2>"$WORK/smoke.err"; then
+  rm -rf "$target.new"
+  die "the new release does not start: $(tail -n 1 "$WORK/smoke.err"); the installed one is unchanged"
+fi
 rm -rf "$target"
 mv "$target.new" "$target"
-chmod -R go-w "$target"
-old=""
-[ -L "$OPT/current" ] && old=$(readlink "$OPT/current")
-if [ -n "$old" ] && [ "$old" != "releases/$RELEASE" ]; then relink "$old" "$OPT/previous"; fi
-relink "releases/$RELEASE" "$OPT/current"
-# Keep current, previous and the newest other release; older ones go.
-current=$(readlink "$OPT/current")
-previous=$(readlink "$OPT/previous" 2>/dev/null || true)
-spare=0
-for r in $(cd "$OPT" && ls -1td releases/*); do
-  if [ "$r" = "$current" ] || [ "$r" = "$previous" ]; then continue; fi
-  spare=$((spare + 1))
-  if [ "$spare" -gt 1 ]; then rm -rf "${OPT:?}/$r" && say "removed old release ${r#releases/}"; fi
-done
-mkdir -p "$(dirname "$LINK")"
-ln -sfn "$LIVE/opt/cellwatch/current/bin/cellwatch" "$LINK"
 
 # ---- configuration (kept when present) and state
 mkdir -p "$ETC" "$STATE"
@@ -149,9 +156,10 @@ if [ -e "$ETC/cellwatch.yaml" ]; then
   say "keeping the configuration $LIVE/etc/cellwatch/cellwatch.yaml"
 else
   sed -e "s#/var/lib/cellwatch#$LIVE/var/lib/cellwatch#g" -e "s#/etc/cellwatch#$LIVE/etc/cellwatch#g" \
-    "$target/deploy/cellwatch.example.yaml" > "$ETC/cellwatch.yaml"
-  chmod 640 "$ETC/cellwatch.yaml"
-  owner root:cellwatch "$ETC/cellwatch.yaml"
+    "$target/deploy/cellwatch.example.yaml" > "$ETC/cellwatch.yaml.new"
+  chmod 640 "$ETC/cellwatch.yaml.new"
+  owner root:cellwatch "$ETC/cellwatch.yaml.new"
+  mv "$ETC/cellwatch.yaml.new" "$ETC/cellwatch.yaml"
   say "example configuration installed: edit $LIVE/etc/cellwatch/cellwatch.yaml, then run" \
     "cellwatch run --config $LIVE/etc/cellwatch/cellwatch.yaml --check"
 fi
@@ -161,8 +169,25 @@ mkdir -p "$(dirname "$UNIT")"
 sed -e "s#/opt/cellwatch#$LIVE/opt/cellwatch#g" -e "s#/etc/cellwatch#$LIVE/etc/cellwatch#g" \
   -e "s#WorkingDirectory=/var/lib/cellwatch#WorkingDirectory=$LIVE/var/lib/cellwatch#" \
   "$target/deploy/cellwatch.service" > "$UNIT.new"
+chmod 644 "$UNIT.new"
 mv "$UNIT.new" "$UNIT"
-chmod 644 "$UNIT"
+
+# ---- the switch: current (and previous) in one rename each, then the command link and old releases
+old=""
+[ -L "$OPT/current" ] && old=$(readlink "$OPT/current")
+if [ -n "$old" ] && [ "$old" != "releases/$RELEASE" ]; then relink "$old" "$OPT/previous"; else old=""; fi
+relink "releases/$RELEASE" "$OPT/current"
+mkdir -p "$(dirname "$LINK")"
+ln -sfn "$LIVE/opt/cellwatch/current/bin/cellwatch" "$LINK"
+# Keep current, previous and the newest other release; older ones go.
+current=$(readlink "$OPT/current")
+previous=$(readlink "$OPT/previous" 2>/dev/null || true)
+spare=0
+for r in $(cd "$OPT" && ls -1td releases/*); do
+  if [ "$r" = "$current" ] || [ "$r" = "$previous" ]; then continue; fi
+  spare=$((spare + 1))
+  if [ "$spare" -gt 1 ]; then rm -rf "${OPT:?}/$r" && say "removed old release ${r#releases/}"; fi
+done
 if [ "$MODE" = system ]; then
   systemctl daemon-reload
   systemctl enable cellwatch.service

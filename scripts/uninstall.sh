@@ -8,12 +8,13 @@ set -euo pipefail
 
 PREFIX=""
 PURGE=0
+usage() { echo "uninstall: $* (see --help)" >&2; exit 64; }
 while [ $# -gt 0 ]; do
   case $1 in
-    --prefix) PREFIX=$2; shift 2 ;;
+    --prefix) [ $# -ge 2 ] && [ -n "$2" ] || usage "--prefix needs a value"; PREFIX=$2; shift 2 ;;
     --purge) PURGE=1; shift ;;
     -h | --help) sed -n '2,7p' "$0"; exit 0 ;;
-    *) echo "uninstall: unknown option $1 (see --help)" >&2; exit 64 ;;
+    *) usage "unknown option $1" ;;
   esac
 done
 say() { echo "uninstall: $*"; }
