@@ -59,6 +59,9 @@ set -e
 [ "$rc" != 0 ] || fail "doctor passed the example configuration"
 expect_json "$SCRATCH/doctor-example.json" 'r.checks.find((c) => c.name === "config").status === "fail"' \
   "doctor did not fail the example configuration's config check"
+# What the package itself provides must be right: the example's model path points into the release.
+expect_json "$SCRATCH/doctor-example.json" 'r.checks.find((c) => c.name === "models").status !== "fail"' \
+  "the example configuration's models do not load from the installed release"
 echo "doctor exit $rc, config check failed as expected"
 
 step "a working configuration; the agent runs once; doctor"
@@ -89,11 +92,13 @@ grep -q '"msg":"ready"' "$SCRATCH/run.log" || { kill $pid; cat "$SCRATCH/run.log
 kill -TERM $pid
 wait $pid || fail "the agent did not stop cleanly"
 "$CW" doctor --config "$P/etc/cellwatch/cellwatch.yaml"
-"$CW" doctor --config "$P/etc/cellwatch/cellwatch.yaml" --json > "$SCRATCH/doctor.json" || fail "doctor failed"
+"$CW" doctor --config "$P/etc/cellwatch/cellwatch.yaml" --login --json > "$SCRATCH/doctor.json" || fail "doctor failed"
 expect_json "$SCRATCH/doctor.json" \
   '["config", "database", "models", "broker", "clock", "disk"].every((n) => r.checks.some((c) => c.name === n))' \
   "doctor did not report every check"
 expect_json "$SCRATCH/doctor.json" 'r.checks.every((c) => c.status !== "fail")' "a doctor check failed"
+expect_json "$SCRATCH/doctor.json" 'r.checks.find((c) => c.name === "broker").detail.startsWith("connected to")' \
+  "doctor --login did not log in to the broker"
 db_sum=$(sha256sum < "$P/var/lib/cellwatch/cellwatch.db")
 
 step "upgrade to a second release, then roll back"

@@ -59,6 +59,8 @@ else
   ROOT=""
   MODE=system
   [ "$(id -u)" = 0 ] || die "run as root (or use --prefix DIR to try it without touching the machine)"
+  # Checked before anything is changed: without systemd the install would stop half-way at systemctl.
+  [ -d /run/systemd/system ] || die "systemd is not running here; use --prefix DIR (or DESTDIR) instead"
 fi
 # In prefix mode the installed files name their real locations inside the prefix.
 if [ "$MODE" = prefix ]; then LIVE=$ROOT; else LIVE=""; fi
@@ -148,15 +150,18 @@ rm -rf "$target"
 mv "$target.new" "$target"
 
 # ---- configuration (kept when present) and state
-mkdir -p "$ETC" "$STATE"
-chmod 750 "$ETC" "$STATE"
-owner root:cellwatch "$ETC"
-owner cellwatch:cellwatch "$STATE"
+mkdir -p "$ETC/tls" "$ETC/keys" "$STATE/input" "$STATE/pm"
+chmod 750 "$ETC" "$ETC/tls" "$ETC/keys" "$STATE" "$STATE/input"
+# The drop folder of the example configuration: whoever delivers PM files (an sftp account of the element
+# manager) joins the group cellwatch; setgid keeps the delivered files in that group.
+chmod 2770 "$STATE/pm"
+owner root:cellwatch "$ETC" "$ETC/tls" "$ETC/keys"
+owner cellwatch:cellwatch "$STATE" "$STATE/input" "$STATE/pm"
 if [ -e "$ETC/cellwatch.yaml" ]; then
   say "keeping the configuration $LIVE/etc/cellwatch/cellwatch.yaml"
 else
   sed -e "s#/var/lib/cellwatch#$LIVE/var/lib/cellwatch#g" -e "s#/etc/cellwatch#$LIVE/etc/cellwatch#g" \
-    "$target/deploy/cellwatch.example.yaml" > "$ETC/cellwatch.yaml.new"
+    -e "s#/opt/cellwatch#$LIVE/opt/cellwatch#g" "$target/deploy/cellwatch.example.yaml" > "$ETC/cellwatch.yaml.new"
   chmod 640 "$ETC/cellwatch.yaml.new"
   owner root:cellwatch "$ETC/cellwatch.yaml.new"
   mv "$ETC/cellwatch.yaml.new" "$ETC/cellwatch.yaml"

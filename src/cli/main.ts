@@ -36,5 +36,8 @@ try {
   } else {
     console.error(describeError(err));
     process.exitCode = exitCodeFor(err);
+    // A failed start can leave a handle open (a half-made broker connection); a service manager waiting for
+    // the exit would see a hung start instead of a failure. The timer does not itself keep the process up.
+    setTimeout(() => process.exit(), 2_000).unref();
   }
 }

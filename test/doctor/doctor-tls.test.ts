@@ -58,7 +58,8 @@ describe.skipIf(!hasMosquitto())('cellwatch doctor against a TLS broker that wan
     expect(handshake.check('broker').tlsProtocol).toMatch(/^TLSv1\.[23]$/);
     const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
     ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=S1', '-keyout', 'stray.key', '-out', 'stray.csr');
-    ssl('x509', '-req', '-in', 'stray.csr', '-CA', 'other-ca.pem', '-CAkey', 'other-ca.key', '-CAcreateserial', '-out', 'stray.pem');
+    const byOtherCa = ['-CA', 'other-ca.pem', '-CAkey', 'other-ca.key', '-CAcreateserial'];
+    ssl('x509', '-req', '-in', 'stray.csr', ...byOtherCa, '-out', 'stray.pem');
     const stray = { cert: join(dir, 'stray.pem'), key: { file: join(dir, 'stray.key') }, ca: tls.caFile };
     const strayPath = await writeConfig(
       dir,
