@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
 import mqtt, { ErrorWithReasonCode, ReasonCodes, type IClientOptions, type MqttClient } from 'mqtt';
@@ -78,19 +79,37 @@ export async function checkBroker(
         : `the agent (pid ${agentPid}) is running and a login under the site identity could take its session`;
     const detail = `${layer} to ${url} ok in ${reached.connectMs} ms; MQTT login not tried: ${why}`;
     const measured = { connectMs: reached.connectMs, tlsProtocol: reached.tlsProtocol, loginTried: false };
-    return result('broker', 'ok', detail, { ...figures, agentPid, ...measured });
+    return identity(config, options, result('broker', 'ok', detail, { ...figures, agentPid, ...measured }));
   }
   const outcome = await connectOnce(options, clientId, timeoutMs);
   if (outcome.connected) {
     const over = outcome.tlsProtocol ? `${protocol} over ${outcome.tlsProtocol}` : protocol;
     const detail = `connected to ${url} in ${outcome.connectMs} ms (${over}) as ${clientId}`;
-    return result('broker', 'ok', detail, {
-      ...figures,
-      connectMs: outcome.connectMs,
-      tlsProtocol: outcome.tlsProtocol,
-    });
+    const measured = { connectMs: outcome.connectMs, tlsProtocol: outcome.tlsProtocol };
+    return identity(config, options, result('broker', 'ok', detail, { ...figures, ...measured }));
   }
   return failure('broker', explain(outcome, options, timeoutMs), figures);
+}
+
+/**
+ * A broker that takes the site from the client certificate (deploy/mosquitto: the CN is the user name that
+ * its ACL matches against the topics) refuses every message of a site whose certificate names another site,
+ * although the connection itself succeeds.
+ */
+function identity(config: Readonly<Config>, options: LinkOptions, reached: CheckResult): CheckResult {
+  const cert = options.tls?.cert;
+  if (!cert) return reached;
+  let commonName: string | undefined;
+  try {
+    commonName = /(?:^|\n)CN=([^\n]*)/.exec(new X509Certificate(cert).subject)?.[1];
+  } catch {
+    return reached;
+  }
+  if (commonName === config.site) return { ...reached, certificateCn: commonName };
+  const detail =
+    `${reached.detail}; but the client certificate's CN is ${JSON.stringify(commonName ?? '')}, not the site id ` +
+    `${JSON.stringify(config.site)}: a broker that takes the site from the certificate refuses its every message`;
+  return { ...reached, status: 'warn', detail, certificateCn: commonName ?? null };
 }
 
 function connectOnce(options: LinkOptions, clientId: string, timeoutMs: number): Promise<Outcome> {

@@ -13,7 +13,7 @@ describe.skipIf(!hasMosquitto())('cellwatch doctor against a TLS broker that wan
   it('connects with the configured CA and client certificate, and fails with MQTT_TLS on another CA', async () => {
     const { dir, cleanup } = await scratchDir();
     cleanups.add(cleanup);
-    const tls = await makeCertificates(dir, ['S1']);
+    const tls = await makeCertificates(dir, ['S1', 'S2']);
     const broker = await startTestBroker(dir, { tls });
     cleanups.add(() => broker.stop());
     // A CA that signed nothing the broker holds: what a site configured with the wrong bundle has.
@@ -35,6 +35,14 @@ describe.skipIf(!hasMosquitto())('cellwatch doctor against a TLS broker that wan
       /^connected to mqtts:\/\/localhost:\d+ in \d+ ms \(MQTT 5 over TLSv1/,
     );
     expect(trusted.check('config').status).toBe('ok');
+    expect(trusted.check('broker').certificateCn).toBe('S1');
+
+    // Another site's certificate connects, but the broker of deploy/mosquitto would refuse all it sends.
+    const s2 = { cert: tls.clients.S2.certFile, key: { file: tls.clients.S2.keyFile }, ca: tls.caFile };
+    const asS2 = { ...install.config, mqtt: { ...install.config.mqtt, tls: s2 } };
+    const borrowed = await doctor(await writeConfig(dir, asS2, 's2.yaml'));
+    expect(borrowed.check('broker')).toMatchObject({ status: 'warn', certificateCn: 'S2' });
+    expect(borrowed.check('broker').detail).toMatch(/client certificate's CN is "S2", not the site id "S1"/);
     expect(trusted.exitCode).toBe(0);
 
     const wrongCa = { ...install.config.mqtt, tls: { ...client, ca: join(dir, 'other-ca.pem') } };
