@@ -52,6 +52,8 @@ export function startDaemon(configPath: string, extraArgs: string[] = [], env = 
     }
   });
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let closed = false;
+  child.once('close', () => (closed = true));
   const exited = new Promise<number>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : 1))),
   );
@@ -64,14 +66,27 @@ export function startDaemon(configPath: string, extraArgs: string[] = [], env = 
       const found = logs.find(match);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching log line in ${timeoutMs} ms`)), timeoutMs);
-        waiters.push({
+        const settle = () => {
+          clearTimeout(timer);
+          child.off('close', onClose);
+          if (waiters.includes(waiter)) waiters.splice(waiters.indexOf(waiter), 1);
+        };
+        const waiter = {
           match,
-          resolve: (l) => {
-            clearTimeout(timer);
-            resolve(l);
-          },
-        });
+          resolve: (line: Record<string, unknown>) => (settle(), resolve(line)),
+        };
+        // The last lines say where the daemon was when the wait gave up.
+        const fail = (why: string) => {
+          settle();
+          const last = [...logs.slice(-8).map((l) => JSON.stringify(l)), stderr.slice(-2000)].join('\n');
+          reject(new Error(`no matching log line: ${why}; its last lines:\n${last}`));
+        };
+        const timer = setTimeout(() => fail(`none in ${timeoutMs} ms`), timeoutMs);
+        // 'close' comes after the last output: a daemon that has closed will never write the line.
+        const onClose = () => fail(`the daemon exited (${child.exitCode ?? child.signalCode})`);
+        waiters.push(waiter);
+        if (closed) onClose();
+        else child.once('close', onClose);
       });
     },
   };
