@@ -93,6 +93,10 @@ export class Forwarder {
   }
 
   private async send(message: PendingMessage, generation: number): Promise<void> {
+    // Only a message settled for good (acknowledged, or refused by the broker) frees its slot for the next at
+    // once. A failed one waits for the next kick: a link that fails publishes on the spot would otherwise be
+    // retried in a loop of microtasks that starves the event loop, and with it the agent.
+    let settled = true;
     try {
       await this.link.publish({
         topic: message.topic,
@@ -110,12 +114,14 @@ export class Forwarder {
       if (typeof reasonCode === 'number' && reasonCode >= 0x80) {
         this.outbox.ack(message.id);
         this.onRefused(message.id, message.topic, `broker refused it (reason code 0x${reasonCode.toString(16)})`);
+      } else {
+        // It stays in the outbox and goes again. The link has already counted and logged the cause.
+        settled = false;
       }
-      // Otherwise it stays in the outbox and goes again. The link has already counted and logged the cause.
     } finally {
       if (generation === this.generation) {
         this.inFlight.delete(message.id);
-        this.kick();
+        if (settled) this.kick();
       }
     }
   }

@@ -109,7 +109,7 @@ export class MqttLink {
     this.client = client;
     client.on('connect', () => this.onConnect(client));
     client.on('message', (topic, payload, packet) => this.handlers.message(topic, payload, packet.retain));
-    client.on('error', (err) => this.onError(err));
+    client.on('error', (err) => this.onError(client, err));
     client.on('close', () => this.onClose(client));
   }
 
@@ -131,13 +131,16 @@ export class MqttLink {
     this.handlers.connected();
   }
 
-  private onError(err: Error): void {
+  private onError(client: MqttClient, err: Error): void {
+    if (client !== this.client) return;
     this.handlers.error('MQTT_CONNECT');
     if (this.connected) {
-      // An error on a live connection is a protocol fault (a broker refusing a publish in a way mqtt.js does
-      // not map, for one): the connection is left in an unknown state, so it is dropped and made anew.
+      // An error on a live connection (a reset socket, a broker refusing a publish in a way mqtt.js does not
+      // map) leaves it in an unknown state, so it is dropped and made anew. It is taken down now, not when
+      // 'close' comes: from here on mqtt.js refuses publishes at once, and a link that still looked connected
+      // would have the forwarder resend in a chain of microtasks that never lets 'close' in.
       this.log.warn({ code: 'MQTT_CONNECT', err: err.message }, 'mqtt protocol error: reconnecting');
-      this.client?.end(true);
+      this.onClose(client);
       return;
     }
     // One warning per outage: a broker that is down for a day must not write a line per attempt.
