@@ -3,6 +3,11 @@ import { CellwatchError } from '../errors.js';
 import { inputWidth } from './contract.js';
 import { inspectModelBytes, inspectModelFile, type ModelInfo } from './model-file.js';
 
+// onnxruntime 1.30 keeps a device id and a usage database under the user's cache folder when it makes its first
+// session; the service user's home is the state directory, and a site controller is no place for either. It reads
+// the variable then, so setting it here, after the import, is in time. An operator's own setting stands.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 export interface ScoredBatch {
   /** Row-major [rows × width]. */
   reconstruction: Float32Array;
