@@ -74,6 +74,7 @@ export const ERROR_CODES = {
   SERVICE_NOTIFY: 'a readiness, status or watchdog notification could not be sent to the service manager',
   SERVICE_UNHEALTHY: 'the daemon withholds its watchdog ping: the buffer stopped answering or scoring is stuck',
   HOST_UNSUITABLE: 'the system clock is before the release date of this version, or Node.js is older than it needs',
+  NATIVE_MODULE: 'a compiled module of the release does not load here: another platform or Node ABI, or a damaged file',
   DOCTOR_FAILED: 'cellwatch doctor found at least one failing check',
 } as const;
 

@@ -9,6 +9,7 @@ import { checkDatabase } from './database-check.js';
 import { checkDisk } from './disk-check.js';
 import { checkClock, checkRuntime } from './host-check.js';
 import { checkModels } from './model-check.js';
+import { checkNativeModules } from './native-check.js';
 import { failure, overall, result, type CheckName, type CheckResult, type DoctorReport } from './report.js';
 
 /**
@@ -47,11 +48,27 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   );
   checks.push(await checkClock());
   await needsConfig('disk', checkDisk);
-  checks.push(checkRuntime());
+  checks.push(checkRuntime(), await checkNativeModules());
   return {
     version: VERSION,
     config: options.configPath,
     site: config?.site ?? null,
+    checkedAt: new Date().toISOString(),
+    status: overall(checks),
+    checks,
+  };
+}
+
+/**
+ * What needs no configuration: the Node.js that runs the release and its compiled modules. install.sh runs it
+ * on a release before switching to it, so one that cannot load its modules here never becomes current.
+ */
+export async function runRuntimeDoctor(): Promise<DoctorReport> {
+  const checks = [checkRuntime(), await checkNativeModules()];
+  return {
+    version: VERSION,
+    config: null,
+    site: null,
     checkedAt: new Date().toISOString(),
     status: overall(checks),
     checks,

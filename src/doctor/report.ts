@@ -7,7 +7,7 @@ import { CellwatchError } from '../errors.js';
  */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
-export type CheckName = 'config' | 'database' | 'models' | 'broker' | 'clock' | 'disk' | 'runtime';
+export type CheckName = 'config' | 'database' | 'models' | 'broker' | 'clock' | 'disk' | 'runtime' | 'native';
 
 export interface CheckResult {
   name: CheckName;
@@ -21,7 +21,8 @@ export interface CheckResult {
 
 export interface DoctorReport {
   version: string;
-  config: string;
+  /** Null for a check of the runtime alone (`--runtime`), which reads no configuration. */
+  config: string | null;
   site: string | null;
   checkedAt: string;
   /** The worst status of any check: fail, else warn, else ok (skipped checks count as neither). */
@@ -74,7 +75,7 @@ export function formatReport(report: DoctorReport): string {
   const count = (status: CheckStatus) => report.checks.filter((c) => c.status === status).length;
   const skipped = count('skip') > 0 ? `, ${count('skip')} skipped` : '';
   const tally = `${count('ok')} ok, ${count('warn')} warn, ${count('fail')} fail${skipped}`;
-  lines.push(`cellwatch ${report.version} doctor, ${report.config}: ${tally}`);
+  lines.push(`cellwatch ${report.version} doctor, ${report.config ?? 'runtime only'}: ${tally}`);
   return lines.join('\n');
 }
 

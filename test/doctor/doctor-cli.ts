@@ -24,7 +24,7 @@ export interface DoctorRun {
   check: (name: string) => DoctorCheck;
 }
 
-export const CHECK_NAMES = ['config', 'database', 'models', 'broker', 'clock', 'disk', 'runtime'];
+export const CHECK_NAMES = ['config', 'database', 'models', 'broker', 'clock', 'disk', 'runtime', 'native'];
 
 /** `cellwatch doctor --json` as its own process; the report must be JSON and hold every check, in order. */
 export async function doctor(configPath: string, args: string[] = []): Promise<DoctorRun> {

@@ -58,7 +58,7 @@ describe.skipIf(!hasMosquitto())('cellwatch doctor against a TLS broker that wan
       /self[- ]signed certificate in certificate chain.*check mqtt\.tls\.ca/,
     );
     expect(refused.check('config').status).toBe('ok');
-    expect(refused.stderr).toMatch(/DOCTOR_FAILED: 1 of 7 checks failed: broker \(MQTT_TLS\)/);
+    expect(refused.stderr).toMatch(/DOCTOR_FAILED: 1 of 8 checks failed: broker \(MQTT_TLS\)/);
 
     // Without --login: the handshake, and a client certificate the broker does not take is still caught.
     const handshake = await doctor(install.configPath);

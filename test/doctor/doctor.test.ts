@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { scratchDir } from '../helpers.js';
 import { freePort, hasMosquitto, startTestBroker } from '../agent/broker.js';
 import { Cleanups, writeConfig } from '../agent/daemon.js';
+import { runCli } from '../cli/run-cli.js';
 import { doctor, scratchInstall, snapshot, type DoctorCheck } from './doctor-cli.js';
 
 const cleanups = new Cleanups();
@@ -25,7 +26,30 @@ function expectHostChecksRan(check: (name: string) => DoctorCheck): void {
   expect(check('clock').floor).toMatch(/^\d{4}-\d\d-\d\dT/);
   expect(check('runtime').status).toBe(asRoot ? 'warn' : 'ok');
   expect(check('runtime').node).toBe(process.versions.node);
+  expect(check('native').status).toBe('ok');
+  expect((check('native').loaded as { module: string }[]).map((l) => l.module)).toEqual(NATIVE_MODULES);
 }
+
+const NATIVE_MODULES = ['better-sqlite3', 'onnxruntime-node', 'unix-dgram'];
+
+describe('cellwatch doctor --runtime', () => {
+  it('checks Node.js and the compiled modules with no configuration, and takes only one of the two modes', async () => {
+    const run = await runCli(['doctor', '--runtime', '--json']);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as { config: unknown; checks: DoctorCheck[] };
+    expect(report.config).toBeNull();
+    expect(report.checks.map((c) => c.name)).toEqual(['runtime', 'native']);
+    const native = report.checks[1] as DoctorCheck & { loaded: { module: string; version: string }[] };
+    expect(native.loaded.map((l) => l.module)).toEqual(NATIVE_MODULES);
+    expect(native.loaded[0]?.version).toMatch(/^sqlite 3\.\d+/);
+
+    for (const args of [[], ['--runtime', '--config', 'x.yaml']]) {
+      const wrong = await runCli(['doctor', ...args]);
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toMatch(/USAGE: doctor takes either --config <file> or --runtime/);
+    }
+  });
+});
 
 describe.skipIf(!hasMosquitto())('cellwatch doctor on a working installation (mosquitto)', () => {
   it('passes beside the running agent and after it stopped, and changes no file', async () => {
@@ -90,7 +114,7 @@ describe.skipIf(!hasMosquitto())('cellwatch doctor on a working installation (mo
     const down = await scratchInstall(dir, `mqtt://127.0.0.1:${await freePort()}`);
     const result = await doctor(down.configPath, ['--timeout-s', '5']);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/^error DOCTOR_FAILED: 1 of 7 checks failed: broker \(MQTT_CONNECT\)/);
+    expect(result.stderr).toMatch(/^error DOCTOR_FAILED: 1 of 8 checks failed: broker \(MQTT_CONNECT\)/);
     expect(result.check('broker')).toMatchObject({
       status: 'fail',
       code: 'MQTT_CONNECT',
@@ -142,7 +166,7 @@ describe('cellwatch doctor on a broken installation', () => {
     const result = await doctor(install.configPath);
     expect(await snapshot(install.stateDir)).toEqual(before);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/DOCTOR_FAILED: 1 of 7 checks failed: database \(STORAGE_CORRUPT\)/);
+    expect(result.stderr).toMatch(/DOCTOR_FAILED: 1 of 8 checks failed: database \(STORAGE_CORRUPT\)/);
     expect(result.check('database')).toMatchObject({ status: 'fail', code: 'STORAGE_CORRUPT', sizeBytes: 65536 });
     expect(result.check('database').detail).toMatch(/is damaged \(SQLITE_NOTADB: file is not a database\)/);
     expect(result.check('broker').status).toBe('warn');
@@ -167,6 +191,6 @@ describe('cellwatch doctor on a broken installation', () => {
     expect((config.details as { problems: unknown[] }).problems).toHaveLength(2);
     for (const name of ['database', 'models', 'broker', 'disk']) expect(result.check(name).status).toBe('skip');
     expectHostChecksRan(result.check);
-    expect(result.stderr).toMatch(/DOCTOR_FAILED: 1 of 7 checks failed: config \(CONFIG_INVALID\)/);
+    expect(result.stderr).toMatch(/DOCTOR_FAILED: 1 of 8 checks failed: config \(CONFIG_INVALID\)/);
   });
 });
