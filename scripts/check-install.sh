@@ -119,6 +119,30 @@ bash "$REPO/scripts/install.sh" --rollback --prefix "$P"
 [ "$(readlink "$P/opt/cellwatch/previous")" = "$second" ] || fail "rollback did not keep the second as previous"
 "$CW" --version > /dev/null
 
+step "refused without a change: a release whose compiled module does not load, a rebuild under a used name"
+# Bundles made from the first one: better-sqlite3's binding damaged (as a wrong platform or Node ABI would be),
+# and a file changed under the first release's own name.
+variant() {
+  local dir
+  dir=$(mktemp -d "$SCRATCH/$1.XXXXXX")
+  cp -a "$unpacked"/* "$dir/"
+  eval "$2"
+  tar -C "$dir" -czf "$SCRATCH/$1.tar.gz" .
+}
+variant broken 'sed -i "s/^commit=.*/&-broken/" "$dir"/*/BUILD-INFO;
+  echo damaged > "$(find "$dir" -name better_sqlite3.node | head -n 1)"'
+variant rebuilt 'echo "# rebuilt" >> "$dir"/*/deploy/cellwatch.example.yaml'
+for name in broken rebuilt; do
+  if bash "$REPO/scripts/install.sh" --bundle "$SCRATCH/$name.tar.gz" --prefix "$P" 2> "$SCRATCH/$name.err"; then
+    fail "install.sh took the $name release"
+  fi
+  cat "$SCRATCH/$name.err"
+  [ "$(readlink "$P/opt/cellwatch/current")" = "$first" ] || fail "the $name release changed current"
+done
+grep -q 'NATIVE_MODULE' "$SCRATCH/broken.err" || fail "the damaged module was not named NATIVE_MODULE"
+grep -q 'installed already with other files' "$SCRATCH/rebuilt.err" || fail "the rebuild was not refused by name"
+[ -z "$(find "$P/opt/cellwatch/releases" -maxdepth 1 -name '*.new')" ] || fail "a refused release left files behind"
+
 step "uninstall (configuration and state kept), then purge"
 bash "$REPO/scripts/uninstall.sh" --prefix "$P"
 [ ! -e "$P/opt/cellwatch" ] && [ ! -e "$unit" ] && [ ! -e "$CW" ] || fail "uninstall left the release or unit"

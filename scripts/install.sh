@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     --prefix) value "$@"; PREFIX=$2; shift 2 ;;
     --no-start) START=0; shift ;;
     --rollback) ROLLBACK=1; shift ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
     *) usage "unknown option $1" ;;
   esac
 done
@@ -84,6 +84,7 @@ restart_service() {
 relink() { ln -sfn "$1" "$2.new" && mv -T "$2.new" "$2"; }
 
 if [ "$ROLLBACK" = 1 ]; then
+  [ -L "$OPT/current" ] || die "no current release under $OPT: nothing to roll back"
   [ -L "$OPT/previous" ] || die "no previous release under $OPT to roll back to"
   from=$(readlink "$OPT/current")
   to=$(readlink "$OPT/previous")
@@ -97,10 +98,13 @@ fi
 
 # ---- the bundle, unpacked
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cellwatch-install.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# A release copied only in part (a full disk, an interrupted run) is removed on the way out, whatever failed.
+PARTIAL=""
+trap 'rm -rf "$WORK" ${PARTIAL:+"$PARTIAL"}' EXIT
 if [ -n "$BUNDLE" ]; then
   tar -xzf "$BUNDLE" -C "$WORK" 2>"$WORK/tar.err" ||
-    die "cannot unpack $BUNDLE: $(grep -m 1 . "$WORK/tar.err") (not a bundle from scripts/bundle.sh, or cut short)"
+    die "cannot unpack $BUNDLE into ${TMPDIR:-/tmp}: $(grep -m 1 . "$WORK/tar.err" || echo "tar failed")" \
+      "(not a bundle from scripts/bundle.sh, cut short, or no room)"
   SRC=$(find "$WORK" -mindepth 1 -maxdepth 1 -type d | head -1)
   [ -n "$SRC" ] || die "$BUNDLE holds no release folder (not a bundle from scripts/bundle.sh)"
 elif [ -f "$HERE/../BUILD-INFO" ]; then
@@ -135,19 +139,35 @@ owner() { if [ "$MODE" = system ]; then chown "$@"; fi; }
 # ---- the release: copied next to the others, then made current in one rename
 mkdir -p "$OPT/releases"
 target=$OPT/releases/$RELEASE
-if [ -d "$target" ] && [ "$(readlink -f "$OPT/current" 2>/dev/null)" = "$(readlink -f "$target")" ]; then
-  say "release $RELEASE is already current: files refreshed"
-fi
-rm -rf "$target.new"
-cp -a "$SRC" "$target.new"
-chmod -R go-w "$target.new"
-# The new release must start before it replaces anything.
-if ! "$target.new/bin/cellwatch" --version >/dev/null 2>"$WORK/smoke.err"; then
+if [ -d "$target" ]; then
+  # The same name with other files (a rebuild of the same commit) would replace the only copy of a release that
+  # current or previous may name, leaving nothing to roll back to: it needs a name of its own.
+  diff -rq --no-dereference "$SRC" "$target" >/dev/null 2>&1 ||
+    die "release $RELEASE is installed already with other files; build the new one from its own commit" \
+      "(BUILD-INFO names the release); nothing changed"
+  say "release $RELEASE is installed already: nothing to copy"
+else
+  # Room for the release and 64 MiB more, checked before copying: a disk filled by a failed upgrade would make
+  # the running agent drop buffered rows.
+  need_kb=$(( $(du -sk "$SRC" | cut -f1) + 65536 ))
+  free_kb=$(df -Pk "$OPT/releases" | awk 'NR == 2 { print $4 }')
+  [ "$free_kb" -ge "$need_kb" ] ||
+    die "not enough room under $OPT: the release needs $((need_kb / 1024)) MiB with margin," \
+      "$((free_kb / 1024)) MiB free; nothing changed"
+  PARTIAL=$target.new
   rm -rf "$target.new"
-  die "the new release does not start: $(tail -n 1 "$WORK/smoke.err"); the installed one is unchanged"
+  cp -a "$SRC" "$target.new" 2>"$WORK/cp.err" ||
+    die "copying the release failed: $(grep -m 1 . "$WORK/cp.err"); nothing changed"
+  chmod -R go-w "$target.new"
+  # Before it replaces anything, the new release must run here and load its compiled modules (a bundle for
+  # another platform or Node ABI, or a damaged .node file, passes --version and then fails at every start).
+  if ! "$target.new/bin/cellwatch" doctor --runtime >"$WORK/smoke.out" 2>&1; then
+    reason=$(grep -m 1 -E '^(fail|error)' "$WORK/smoke.out" || tail -n 1 "$WORK/smoke.out")
+    die "the new release does not run here: $reason; the installed one is unchanged"
+  fi
+  mv "$target.new" "$target"
+  PARTIAL=""
 fi
-rm -rf "$target"
-mv "$target.new" "$target"
 
 # ---- configuration (kept when present) and state
 mkdir -p "$ETC/tls" "$ETC/keys" "$STATE/input" "$STATE/pm"
@@ -157,7 +177,10 @@ chmod 750 "$ETC" "$ETC/tls" "$ETC/keys" "$STATE" "$STATE/input"
 chmod 2770 "$STATE/pm"
 owner root:cellwatch "$ETC" "$ETC/tls" "$ETC/keys"
 owner cellwatch:cellwatch "$STATE" "$STATE/input" "$STATE/pm"
-if [ -e "$ETC/cellwatch.yaml" ]; then
+if [ -L "$ETC/cellwatch.yaml" ] && [ ! -e "$ETC/cellwatch.yaml" ]; then
+  # A link to a file that is not there now (a disk not mounted) is still the operator's configuration.
+  say "keeping $LIVE/etc/cellwatch/cellwatch.yaml, a link to $(readlink "$ETC/cellwatch.yaml"), which is missing"
+elif [ -e "$ETC/cellwatch.yaml" ]; then
   say "keeping the configuration $LIVE/etc/cellwatch/cellwatch.yaml"
 else
   sed -e "s#/var/lib/cellwatch#$LIVE/var/lib/cellwatch#g" -e "s#/etc/cellwatch#$LIVE/etc/cellwatch#g" \

@@ -13,7 +13,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --prefix) [ $# -ge 2 ] && [ -n "$2" ] || usage "--prefix needs a value"; PREFIX=$2; shift 2 ;;
     --purge) PURGE=1; shift ;;
-    -h | --help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,6p' "$0"; exit 0 ;;
     *) usage "unknown option $1" ;;
   esac
 done
@@ -28,12 +28,15 @@ elif [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-if [ -z "$ROOT" ] && systemctl cat cellwatch.service >/dev/null 2>&1; then
+# Without a running systemd (a rescue shell, a container) there is no service to stop, only files to remove.
+SYSTEMD=0
+[ -z "$ROOT" ] && [ -d /run/systemd/system ] && SYSTEMD=1
+if [ "$SYSTEMD" = 1 ] && systemctl cat cellwatch.service >/dev/null 2>&1; then
   say "stopping and disabling cellwatch.service"
   systemctl disable --now cellwatch.service || true
 fi
 rm -f "$ROOT/etc/systemd/system/cellwatch.service"
-[ -z "$ROOT" ] && systemctl daemon-reload || true
+[ "$SYSTEMD" = 1 ] && systemctl daemon-reload || true
 rm -f "$ROOT/usr/local/bin/cellwatch"
 rm -rf "$ROOT/opt/cellwatch"
 say "removed the service, $ROOT/opt/cellwatch and the cellwatch command"
