@@ -9,10 +9,12 @@ export type HandshakeOutcome =
 /** How long after its handshake a TLS connection must stay open to count as accepted. */
 const CLIENT_CERT_VERDICT_MS = 750;
 
-const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'mqtts:': 8883 };
+// MQTT over WebSocket is reached on the web ports; the handshake below the WebSocket is the same TCP or TLS.
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'mqtt:': 1883, 'mqtts:': 8883, 'ws:': 80, 'wss:': 443 };
+const SECURE = new Set(['mqtts:', 'wss:']);
 
 /**
- * The broker reached without logging in: a TCP connection, and for mqtts:// the TLS handshake with the
+ * The broker reached without logging in: a TCP connection, and for mqtts:// and wss:// the TLS handshake with the
  * configured CA, client certificate and server name, then closed. Used while the agent runs, when an MQTT
  * login under the site's identity could take the agent's session (see src/agent/pid-file.ts).
  */
@@ -20,7 +22,7 @@ export function handshakeOnly(options: LinkOptions, timeoutMs: number): Promise<
   const url = new URL(options.url);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = Number(url.port) || DEFAULT_PORTS[url.protocol] || 1883;
-  const secure = url.protocol === 'mqtts:';
+  const secure = SECURE.has(url.protocol);
   return new Promise((resolve) => {
     const started = performance.now();
     let socket: Socket | TLSSocket;
