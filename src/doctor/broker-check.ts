@@ -176,7 +176,10 @@ function explain(outcome: Extract<Outcome, { connected: false }>, options: LinkO
   const code = typeof errno === 'string' ? errno : undefined;
   const said = error?.message ?? 'no error given';
   if (code !== undefined && isTlsError(code)) {
-    const hint = code === 'CERT_NOT_YET_VALID' ? '; is the clock right?' : '; check mqtt.tls.ca, cert, servername';
+    // A certificate judged by date may be fine and the clock wrong: a box whose clock runs years ahead sees
+    // every certificate as expired, and the clock check cannot tell a late date from a wrong one.
+    const dated = code === 'CERT_NOT_YET_VALID' || code === 'CERT_HAS_EXPIRED';
+    const hint = dated ? '; is the clock right? else renew the certificate' : '; check mqtt.tls.ca, cert, servername';
     return new CellwatchError('MQTT_TLS', `TLS with ${where} failed: ${said} (${code})${hint}`, {
       reason: 'tls',
       tlsError: code,
