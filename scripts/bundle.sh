@@ -23,10 +23,11 @@ WITH_NODE=0
 FRESH=0
 while [ $# -gt 0 ]; do
   case $1 in
-    --out) OUT=$2; shift 2 ;;
+    --out) [ $# -ge 2 ] && [ -n "$2" ] || { echo "bundle: --out needs a value (see --help)" >&2; exit 64; }
+      OUT=$2; shift 2 ;;
     --with-node) WITH_NODE=1; shift ;;
     --fresh) FRESH=1; shift ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "bundle: unknown option $1 (see --help)" >&2; exit 64 ;;
   esac
 done
