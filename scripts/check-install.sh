@@ -27,6 +27,11 @@ expect_json() {
     fail "$3"
 }
 
+# Bundles made from the first one for the upgrade and refusal steps: copy_of NAME unpacks it afresh into
+# SCRATCH/NAME to be changed, pack NAME makes SCRATCH/NAME.tar.gz of it.
+copy_of() { rm -rf "${SCRATCH:?}/$1" && mkdir "$SCRATCH/$1" && cp -a "$unpacked"/* "$SCRATCH/$1/"; }
+pack() { tar -C "$SCRATCH/$1" -czf "$SCRATCH/$1.tar.gz" .; }
+
 step "bundle"
 BUNDLE=$(bash "$REPO/scripts/bundle.sh" --out "$OUT" | tail -n 1)
 unpacked=$(mktemp -d "$SCRATCH/unpacked.XXXXXX")
@@ -103,10 +108,9 @@ db_sum=$(sha256sum < "$P/var/lib/cellwatch/cellwatch.db")
 
 step "upgrade to a second release, then roll back"
 first=$(readlink "$P/opt/cellwatch/current")
-second_dir=$(mktemp -d "$SCRATCH/second.XXXXXX")
-cp -a "$unpacked"/* "$second_dir/"
-sed -i 's/^commit=.*/&-next/' "$second_dir"/*/BUILD-INFO
-tar -C "$second_dir" -czf "$SCRATCH/second.tar.gz" .
+copy_of second
+sed -i 's/^commit=.*/&-next/' "$SCRATCH"/second/*/BUILD-INFO
+pack second
 bash "$REPO/scripts/install.sh" --bundle "$SCRATCH/second.tar.gz" --prefix "$P"
 second=$(readlink "$P/opt/cellwatch/current")
 [ "$second" != "$first" ] || fail "the upgrade did not switch releases"
@@ -122,16 +126,13 @@ bash "$REPO/scripts/install.sh" --rollback --prefix "$P"
 step "refused without a change: a release whose compiled module does not load, a rebuild under a used name"
 # Bundles made from the first one: better-sqlite3's binding damaged (as a wrong platform or Node ABI would be),
 # and a file changed under the first release's own name.
-variant() {
-  local dir
-  dir=$(mktemp -d "$SCRATCH/$1.XXXXXX")
-  cp -a "$unpacked"/* "$dir/"
-  eval "$2"
-  tar -C "$dir" -czf "$SCRATCH/$1.tar.gz" .
-}
-variant broken 'sed -i "s/^commit=.*/&-broken/" "$dir"/*/BUILD-INFO;
-  echo damaged > "$(find "$dir" -name better_sqlite3.node | head -n 1)"'
-variant rebuilt 'echo "# rebuilt" >> "$dir"/*/deploy/cellwatch.example.yaml'
+copy_of broken
+sed -i 's/^commit=.*/&-broken/' "$SCRATCH"/broken/*/BUILD-INFO
+echo damaged > "$(find "$SCRATCH/broken" -name better_sqlite3.node | head -n 1)"
+pack broken
+copy_of rebuilt
+echo "# rebuilt" >> "$SCRATCH"/rebuilt/*/deploy/cellwatch.example.yaml
+pack rebuilt
 for name in broken rebuilt; do
   if bash "$REPO/scripts/install.sh" --bundle "$SCRATCH/$name.tar.gz" --prefix "$P" 2> "$SCRATCH/$name.err"; then
     fail "install.sh took the $name release"

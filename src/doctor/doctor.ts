@@ -48,15 +48,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   );
   checks.push(await checkClock());
   await needsConfig('disk', checkDisk);
-  checks.push(checkRuntime(), await checkNativeModules());
-  return {
-    version: VERSION,
-    config: options.configPath,
-    site: config?.site ?? null,
-    checkedAt: new Date().toISOString(),
-    status: overall(checks),
-    checks,
-  };
+  checks.push(...(await runtimeChecks()));
+  return report(options.configPath, config?.site ?? null, checks);
 }
 
 /**
@@ -64,15 +57,15 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
  * on a release before switching to it, so one that cannot load its modules here never becomes current.
  */
 export async function runRuntimeDoctor(): Promise<DoctorReport> {
-  const checks = [checkRuntime(), await checkNativeModules()];
-  return {
-    version: VERSION,
-    config: null,
-    site: null,
-    checkedAt: new Date().toISOString(),
-    status: overall(checks),
-    checks,
-  };
+  return report(null, null, await runtimeChecks());
+}
+
+async function runtimeChecks(): Promise<CheckResult[]> {
+  return [checkRuntime(), await checkNativeModules()];
+}
+
+function report(config: string | null, site: string | null, checks: CheckResult[]): DoctorReport {
+  return { version: VERSION, config, site, checkedAt: new Date().toISOString(), status: overall(checks), checks };
 }
 
 /**

@@ -85,6 +85,19 @@ export async function makeCertificates<N extends string>(
   return { caFile: join(dir, 'ca.pem'), ...server, client: clients[clientNames[0]], clients };
 }
 
+/**
+ * A second CA that signed nothing the broker holds (other-ca.pem and other-ca.key in dir): what a site
+ * configured with the wrong bundle trusts. Returns the certificate's path.
+ */
+export function makeOtherCa(dir: string): string {
+  const ca = ['-subj', '/CN=other-ca', '-keyout', 'other-ca.key', '-out', 'other-ca.pem'];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', ...ca], {
+    cwd: dir,
+    stdio: 'ignore',
+  });
+  return join(dir, 'other-ca.pem');
+}
+
 export async function startTestBroker(
   dir: string,
   { tls, extraLines = [] }: { tls?: BrokerTls; extraLines?: string[] } = {},

@@ -1,11 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { handshakeOnly } from '../../src/doctor/broker-handshake.js';
 import type { LinkOptions } from '../../src/report/mqtt-link.js';
 import { scratchDir } from '../helpers.js';
-import { hasMosquitto, makeCertificates, startTestBroker } from '../agent/broker.js';
+import { hasMosquitto, makeCertificates, makeOtherCa, startTestBroker } from '../agent/broker.js';
 import { Cleanups } from '../agent/daemon.js';
 
 const cleanups = new Cleanups();
@@ -18,15 +16,10 @@ describe.skipIf(!hasMosquitto())('the broker handshake doctor makes without logg
     const tls = await makeCertificates(dir, ['S1']);
     const broker = await startTestBroker(dir, { tls });
     cleanups.add(() => broker.stop());
-    const ca = ['-subj', '/CN=other-ca', '-keyout', 'other-ca.key', '-out', 'other-ca.pem'];
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', ...ca], {
-      cwd: dir,
-      stdio: 'ignore',
-    });
     const site = tls.clients.S1;
     const options = (url: string, caPem: Buffer) =>
       ({ url, tls: { ca: caPem, cert: site.cert, key: site.key, rejectUnauthorized: true } }) as LinkOptions;
-    const otherCa = await readFile(join(dir, 'other-ca.pem'));
+    const otherCa = await readFile(makeOtherCa(dir));
 
     // The TLS below MQTT or below a WebSocket is the same handshake, so mosquitto's TLS port stands in for both.
     for (const scheme of ['mqtts', 'wss']) {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scratchDir } from '../helpers.js';
-import { hasMosquitto, makeCertificates, startTestBroker } from '../agent/broker.js';
+import { hasMosquitto, makeCertificates, makeOtherCa, startTestBroker } from '../agent/broker.js';
 import { Cleanups, writeConfig } from '../agent/daemon.js';
 import { doctor, scratchInstall } from './doctor-cli.js';
 
@@ -16,12 +16,7 @@ describe.skipIf(!hasMosquitto())('cellwatch doctor against a TLS broker that wan
     const tls = await makeCertificates(dir, ['S1', 'S2']);
     const broker = await startTestBroker(dir, { tls });
     cleanups.add(() => broker.stop());
-    // A CA that signed nothing the broker holds: what a site configured with the wrong bundle has.
-    const ca = ['-subj', '/CN=other-ca', '-keyout', 'other-ca.key', '-out', 'other-ca.pem'];
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', ...ca], {
-      cwd: dir,
-      stdio: 'ignore',
-    });
+    const otherCa = makeOtherCa(dir);
     const client = { cert: tls.clients.S1.certFile, key: { file: tls.clients.S1.keyFile } };
     const install = await scratchInstall(dir, broker.url, (c) => ({
       ...c,
@@ -45,7 +40,7 @@ describe.skipIf(!hasMosquitto())('cellwatch doctor against a TLS broker that wan
     expect(borrowed.check('broker').detail).toMatch(/client certificate's CN is "S2", not the site id "S1"/);
     expect(trusted.exitCode).toBe(0);
 
-    const wrongCa = { ...install.config.mqtt, tls: { ...client, ca: join(dir, 'other-ca.pem') } };
+    const wrongCa = { ...install.config.mqtt, tls: { ...client, ca: otherCa } };
     const path = await writeConfig(dir, { ...install.config, mqtt: wrongCa }, 'wrong-ca.yaml');
     const refused = await doctor(path, ['--login']);
     expect(refused.exitCode).toBe(1);
